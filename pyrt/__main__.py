@@ -1,0 +1,3 @@
+from pyrt.cli import entry
+
+entry()

@@ -1,0 +1,269 @@
+"""create / start / run / kill / delete / state / list: orchestration and cleanup.
+
+Owns the rule that a failed command leaves the host as it was: any failure after
+the id is claimed kills what was started, removes the cgroups pyrt made and the
+state directory, then re-raises.  Heavy modules (attrs, pyseccomp, the child's
+steps) are imported only by `create`/`run`.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import time
+from typing import Any
+
+from pyrt import state as st
+from pyrt.errors import PyrtError, StateError
+from pyrt.log import log
+
+FORWARDED = tuple(s for s in signal.Signals if s not in (
+    signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU,
+    signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE))
+
+
+def _subreaper() -> None:
+    from pyrt.linux import sys as S
+
+    S.prctl(S.PR_SET_CHILD_SUBREAPER, 1)
+
+
+def _write_pid_file(path: str, pid: int) -> None:
+    path = os.path.abspath(path)
+    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{os.getpid()}")
+    try:
+        with open(tmp, "w") as fh:
+            fh.write(str(pid))
+        os.rename(tmp, path)
+    except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise PyrtError(f"--pid-file {path}: {exc.strerror}") from None
+
+
+def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = None, no_pivot: bool = False,
+           no_new_keyring: bool = False, preserve_fds: int = 0, console_socket: str | None = None) -> int:
+    from pyrt import plan as planner
+    from pyrt.linux import cgroups
+    from pyrt.process import parent
+    from pyrt.spec import load_bundle
+
+    st.validate_id(cid)
+    if console_socket:
+        raise PyrtError("--console-socket: terminals are not supported by this version of pyrt")
+    bundle = os.path.abspath(bundle)
+    spec, _raw = load_bundle(bundle)
+    debug: list[str] = []
+    plan, warnings = planner.build(spec, container_id=cid, bundle=bundle, no_pivot=no_pivot,
+                                   no_new_keyring=no_new_keyring, preserve_fds=preserve_fds, debug=debug)
+    for msg in debug:
+        log.debug(msg)
+    for msg in warnings:
+        log.warning(msg)
+    _subreaper()
+    dir_fd = store.create(cid)
+    created: list[str] = []
+    pid = 0
+    record: dict[str, Any] = {
+        "ociVersion": plan["oci_version"], "id": cid, "pid": 0, "status": "creating",
+        "bundle": bundle, "rootfs": plan["rootfs"], "created": st.now_rfc3339(),
+        "annotations": plan["annotations"], "creator_pid": os.getpid(),
+        "creator_start_time": (st.proc_stat(os.getpid()) or ("", 0))[1],
+        "pid_ns": "pid" in plan["new_ns"] or any(j[0] == "pid" for j in plan["join_ns"]),
+        "cgroup_leaves": [], "cgroup_created": [],
+    }
+    try:
+        store.write(cid, record)
+        os.mkfifo(store.fifo(cid), 0o622)
+        leaf_info, created = cgroups.create(plan["cgroup"]["path"])
+        record["cgroup_leaves"] = [h["dir"] for h in leaf_info]
+        record["cgroup_created"] = created
+        store.write(cid, record)
+        plan["cgroup_leaves"] = leaf_info
+        cgroups.apply(record["cgroup_leaves"], plan["cgroup"])
+        pid, start_time = parent.spawn(plan, store.fifo(cid), record["cgroup_leaves"])
+        record.update(status="created", pid=pid, init_start_time=start_time)
+        store.write(cid, record)
+        if pid_file:
+            _write_pid_file(pid_file, pid)
+    except BaseException:
+        if pid:
+            _kill_and_reap(pid)
+        cgroups.remove(created)
+        store.remove(cid)
+        raise
+    finally:
+        os.close(dir_fd)
+    return pid
+
+
+def _kill_and_reap(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    except (ProcessLookupError, ChildProcessError):
+        pass
+
+
+def start(store: st.Store, cid: str) -> None:
+    fd = store.lock(cid)
+    try:
+        record = store.read(cid)
+        status = st.status(store, record)
+        if status != "created":
+            raise StateError({"stopped": "cannot start a container that has stopped",
+                              "running": "cannot start an already running container"}.get(
+                                  status, f"cannot start a container in status {status}"))
+        try:
+            w = os.open(store.fifo(cid), os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError as exc:
+            if exc.errno in (errno.ENXIO, errno.ENOENT):
+                raise StateError("cannot start a container that has stopped") from None
+            raise
+        try:
+            os.write(w, b"0")
+        finally:
+            os.close(w)
+        os.unlink(store.fifo(cid))
+    finally:
+        os.close(fd)
+
+
+def state(store: st.Store, cid: str) -> dict[str, Any]:
+    return st.oci_view(store, store.read(cid))
+
+
+def list_all(store: st.Store) -> list[dict[str, Any]]:
+    out = []
+    for cid in store.ids():
+        try:
+            view = st.oci_view(store, store.read(cid))
+        except StateError:
+            continue
+        view["owner"] = "root"
+        out.append(view)
+    return out
+
+
+def kill(store: st.Store, cid: str, sig: int, all_processes: bool = False) -> None:
+    record = store.read(cid)
+    status = st.status(store, record)
+    if status not in ("created", "running"):
+        raise StateError("container not running")
+    if all_processes:
+        from pyrt.linux import cgroups
+
+        cgroups.kill_all(record["cgroup_leaves"], sig)
+    try:
+        os.kill(record["pid"], sig)
+    except ProcessLookupError:
+        if not all_processes:
+            raise StateError("container not running") from None
+
+
+def _wait_gone(record: dict[str, Any], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while st.init_alive(record):
+        if time.monotonic() > deadline:
+            raise StateError(f"container init (pid {record['pid']}) did not die after SIGKILL")
+        try:
+            os.waitpid(record["pid"], os.WNOHANG)
+        except ChildProcessError:
+            pass
+        time.sleep(0.002)
+
+
+def delete(store: st.Store, cid: str, force: bool = False) -> None:
+    st.validate_id(cid)
+    fd = store.lock(cid, missing_ok=force)
+    if fd is None:
+        return
+    try:
+        try:
+            record = store.read(cid)
+        except StateError:
+            if not force:
+                raise
+            store.remove(cid)  # a directory without state: a create that died early
+            return
+        status = st.status(store, record)
+        if status == "creating" and _creator_alive(record) and not force:
+            raise StateError(f"cannot delete container {cid} that is being created")
+        if status in ("created", "running"):
+            if not force:
+                raise StateError(f"cannot delete container {cid} that is not stopped: {status}")
+            try:
+                os.kill(record["pid"], signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            _wait_gone(record)
+        destroy(store, record)
+    finally:
+        os.close(fd)
+
+
+def _creator_alive(record: dict[str, Any]) -> bool:
+    info = st.proc_stat(record.get("creator_pid", 0) or 0)
+    return info is not None and info[0] != "Z" and info[1] == record.get("creator_start_time")
+
+
+def destroy(store: st.Store, record: dict[str, Any]) -> None:
+    """Undo what create did: processes left in the cgroup, the cgroups, the state dir."""
+    from pyrt.linux import cgroups
+
+    leaves = record.get("cgroup_leaves", [])
+    if not record.get("pid_ns") or record.get("status") == "creating":
+        cgroups.kill_all(leaves, signal.SIGKILL)
+    cgroups.remove(record.get("cgroup_created", []))
+    store.remove(record["id"])
+
+
+def run(store: st.Store, cid: str, bundle: str, *, detach: bool = False, keep: bool = False,
+        pid_file: str | None = None, no_pivot: bool = False, no_new_keyring: bool = False,
+        preserve_fds: int = 0, console_socket: str | None = None) -> int:
+    """create + start; in the foreground, wait and return the container's exit code."""
+    pid = create(store, cid, bundle, pid_file=pid_file, no_pivot=no_pivot, no_new_keyring=no_new_keyring,
+                 preserve_fds=preserve_fds, console_socket=console_socket)
+    if detach:
+        try:
+            start(store, cid)
+        except BaseException:
+            delete(store, cid, force=True)
+            raise
+        return 0
+
+    def forward(signum: int, _frame: Any) -> None:
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+    for sig in FORWARDED:
+        try:
+            signal.signal(sig, forward)
+        except (OSError, ValueError):
+            pass
+    try:
+        start(store, cid)
+        code = _wait_for(pid)
+    except BaseException:
+        delete(store, cid, force=True)
+        raise
+    if not keep:
+        delete(store, cid, force=True)
+    return code
+
+
+def _wait_for(pid: int) -> int:
+    """Reap children (pyrt is a subreaper) until init exits; its status as an exit code."""
+    while True:
+        try:
+            got, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            return 255
+        if got == pid:
+            code = os.waitstatus_to_exitcode(status)
+            return 128 - code if code < 0 else code

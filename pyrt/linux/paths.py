@@ -1,0 +1,133 @@
+"""Resolve, create and mount on paths *inside* a root, on file descriptors.
+
+Every path the runtime creates, mounts on or writes inside an untrusted rootfs
+goes through here: openat2(RESOLVE_IN_ROOT) makes symlinks and ``..`` resolve as
+if the root were ``/``, so nothing outside it can be reached.  Where the kernel
+lacks openat2, a userspace walk with O_NOFOLLOW does the same, one component at
+a time.  Mounts are made on ``/proc/self/fd/N`` of the resolved O_PATH fd, so the
+target cannot be swapped between check and use.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+
+from pyrt.linux import sys as S
+
+_O_PATH = os.O_PATH | os.O_CLOEXEC
+_RESOLVE = S.RESOLVE_IN_ROOT | S.RESOLVE_NO_MAGICLINKS
+_have_openat2 = True
+
+
+def _rel(path: str) -> str:
+    parts = [p for p in path.split("/") if p and p != "."]
+    return "/".join(parts) or "."
+
+
+def open_in_root(root_fd: int, path: str, flags: int = _O_PATH) -> int:
+    """Open ``path`` as seen from inside the root; raises OSError (ENOENT, ...)."""
+    global _have_openat2
+    rel = _rel(path)
+    if _have_openat2:
+        try:
+            return S.openat2(root_fd, rel, flags | os.O_CLOEXEC, _RESOLVE)
+        except OSError as exc:
+            if exc.errno != errno.ENOSYS:
+                raise
+            _have_openat2 = False
+    return _walk(root_fd, rel, flags)
+
+
+def _walk(root_fd: int, rel: str, flags: int, depth: int = 0) -> int:
+    """Fallback resolver: component by component, symlinks re-resolved under the root."""
+    todo = [p for p in rel.split("/") if p and p != "."]
+    stack = [os.dup(root_fd)]
+    links = 0
+    try:
+        while todo:
+            name = todo.pop(0)
+            if name == "..":
+                if len(stack) > 1:
+                    os.close(stack.pop())
+                continue
+            last = not todo
+            fd = os.open(name, _O_PATH | os.O_NOFOLLOW, dir_fd=stack[-1])
+            st = os.fstat(fd)
+            if stat.S_ISLNK(st.st_mode):
+                os.close(fd)
+                links += 1
+                if links > 40:
+                    raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), rel)
+                target = os.readlink(name, dir_fd=stack[-1])
+                if target.startswith("/"):
+                    while len(stack) > 1:
+                        os.close(stack.pop())
+                todo = [p for p in target.split("/") if p and p != "."] + todo
+                continue
+            if last:
+                if flags & ~(_O_PATH | os.O_DIRECTORY) and not flags & os.O_PATH:
+                    os.close(fd)
+                    fd = os.open(name, (flags | os.O_NOFOLLOW | os.O_CLOEXEC), dir_fd=stack[-1])
+                return fd
+            stack.append(fd)
+        return os.dup(stack[-1])
+    finally:
+        for fd in stack:
+            os.close(fd)
+
+
+def mkdir_all(root_fd: int, path: str, mode: int = 0o755) -> int:
+    """mkdir -p inside the root; returns an O_PATH fd of the directory."""
+    parts = [p for p in _rel(path).split("/") if p != "."]
+    cur = os.dup(root_fd)
+    done: list[str] = []
+    try:
+        for name in parts:
+            done.append(name)
+            try:
+                nxt = open_in_root(root_fd, "/".join(done), _O_PATH | os.O_DIRECTORY)
+            except FileNotFoundError:
+                if name == "..":
+                    raise
+                try:
+                    os.mkdir(name, mode, dir_fd=cur)
+                except FileExistsError:
+                    pass  # a dangling symlink or a race: resolve again, inside the root
+                nxt = open_in_root(root_fd, "/".join(done), _O_PATH | os.O_DIRECTORY)
+            os.close(cur)
+            cur = nxt
+        return cur
+    except BaseException:
+        os.close(cur)
+        raise
+
+
+def ensure_file(root_fd: int, path: str, mode: int = 0o644) -> int:
+    """The file at ``path`` inside the root (created empty when missing); an O_PATH fd."""
+    try:
+        return open_in_root(root_fd, path)
+    except FileNotFoundError:
+        pass
+    parent = mkdir_all(root_fd, os.path.dirname("/" + _rel(path)))
+    try:
+        name = os.path.basename(_rel(path))
+        try:
+            fd = os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, mode,
+                         dir_fd=parent)
+            os.close(fd)
+        except FileExistsError:
+            pass
+        return open_in_root(root_fd, path)
+    finally:
+        os.close(parent)
+
+
+def fd_path(fd: int) -> str:
+    return f"/proc/self/fd/{fd}"
+
+
+def same_file(fd: int, st: os.stat_result) -> bool:
+    mine = os.fstat(fd)
+    return (mine.st_dev, mine.st_ino) == (st.st_dev, st.st_ino)

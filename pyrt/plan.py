@@ -1,0 +1,259 @@
+"""Pure planning: Spec -> plan, a dict of plain data (ints, strings, lists, bytes).
+
+The plan is everything the executor needs to build the container; it holds no
+objects, so it can be cached or computed ahead.  Nothing here makes a syscall
+that changes anything: it only reads (the bundle, namespace paths, the host's
+cap_last_cap) and refuses, naming the JSON path, what pyrt cannot honour.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from typing import Any
+
+from pyrt import caps as capnames
+from pyrt import constants as C
+from pyrt import mountopts
+from pyrt.errors import SpecError
+from pyrt.spec import RLIMITS, Spec
+
+NS_FLAGS = {
+    "user": C.CLONE_NEWUSER,
+    "pid": C.CLONE_NEWPID,
+    "network": C.CLONE_NEWNET,
+    "mount": C.CLONE_NEWNS,
+    "ipc": C.CLONE_NEWIPC,
+    "uts": C.CLONE_NEWUTS,
+    "cgroup": C.CLONE_NEWCGROUP,
+    "time": C.CLONE_NEWTIME,
+}
+# /proc/<pid>/ns/<name> for each namespace type.
+NS_PROC_NAMES = {"user": "user", "pid": "pid", "network": "net", "mount": "mnt", "ipc": "ipc",
+                 "uts": "uts", "cgroup": "cgroup", "time": "time"}
+
+# runc's default devices, created in a /dev that the config mounts.
+DEFAULT_DEVICES = (
+    ("/dev/null", "c", 1, 3), ("/dev/zero", "c", 1, 5), ("/dev/full", "c", 1, 7),
+    ("/dev/random", "c", 1, 8), ("/dev/urandom", "c", 1, 9), ("/dev/tty", "c", 5, 0),
+)
+# Device cgroup rules runc always appends, so that the default devices and ptys work.
+DEFAULT_DEVICE_RULES = (
+    ("c", -1, -1, "m"), ("b", -1, -1, "m"),
+    ("c", 1, 3, "rwm"), ("c", 1, 5, "rwm"), ("c", 1, 7, "rwm"), ("c", 1, 8, "rwm"),
+    ("c", 1, 9, "rwm"), ("c", 5, 0, "rwm"), ("c", 5, 1, "rwm"), ("c", 5, 2, "rwm"),
+    ("c", 136, -1, "rwm"),
+)
+
+
+def build(spec: Spec, *, container_id: str, bundle: str, no_pivot: bool = False,
+          no_new_keyring: bool = False, preserve_fds: int = 0,
+          debug: list[str] | None = None) -> tuple[dict[str, Any], list[str]]:
+    """Returns (plan, warnings).  Raises SpecError for anything pyrt cannot honour."""
+    warnings: list[str] = []
+    _refuse_unsupported(spec)
+    rootfs = spec.root_path if spec.root_path.startswith("/") else os.path.join(bundle, spec.root_path)
+    rootfs = os.path.normpath(rootfs)
+    if not os.path.isdir(rootfs):
+        raise SpecError("root.path", f"{rootfs}: no such directory")
+    if spec.process is None:
+        raise SpecError("process", "required: pyrt has nothing to run without it")
+    plan: dict[str, Any] = {
+        "id": container_id,
+        "bundle": bundle,
+        "rootfs": rootfs,
+        "oci_version": spec.oci_version,
+        "annotations": dict(spec.annotations),
+        "no_pivot": no_pivot,
+        "keyring": not no_new_keyring,
+        "preserve_fds": preserve_fds,
+    }
+    plan.update(_namespaces(spec))
+    plan["hostname"] = spec.hostname
+    plan["domainname"] = spec.domainname
+    if spec.hostname and "uts" not in plan["new_ns"]:
+        raise SpecError("hostname", "setting a hostname needs a new uts namespace")
+    plan["mounts"] = [_mount(m, bundle, warnings) for m in spec.mounts]
+    plan["rootfs_propagation"] = mountopts.PROPAGATION[spec.linux.rootfs_propagation or "rprivate"]
+    plan["readonly_root"] = spec.root_readonly
+    plan["dev_mounted"] = any(m["dest"] == "/dev" for m in plan["mounts"])
+    plan["devices"] = _devices(spec, plan["dev_mounted"])
+    plan["masked_paths"] = list(spec.linux.masked_paths)
+    plan["readonly_paths"] = list(spec.linux.readonly_paths)
+    plan["sysctl"] = _sysctl(spec, plan["new_ns"])
+    plan["process"] = _process(spec, warnings)
+    plan["cgroup"] = _cgroup(spec, container_id, plan["devices"])
+    if spec.process.apparmor_profile and not os.path.isdir("/sys/kernel/security/apparmor"):
+        warnings.append("process.apparmorProfile: AppArmor is not enabled on this host; ignored (as runc does)")
+    if spec.linux.mount_label:
+        warnings.append("linux.mountLabel: SELinux is not enabled on this host; ignored")
+    plan["seccomp"] = None
+    if spec.linux.seccomp is not None:
+        from pyrt.seccomp.compiler import compile_section
+
+        plan["seccomp"] = compile_section(spec.linux.seccomp, "linux.seccomp", debug)
+    return plan, warnings
+
+
+def _refuse_unsupported(spec: Spec) -> None:
+    for path in (*spec.unsupported, *spec.linux.unsupported, *spec.linux.resources.unsupported,
+                 *(spec.process.unsupported if spec.process else ())):
+        raise SpecError(path, "not supported by this version of pyrt")
+    if spec.process and spec.process.terminal:
+        raise SpecError("process.terminal", "terminals are not supported by this version of pyrt")
+    if spec.process and spec.process.selinux_label:
+        raise SpecError("process.selinuxLabel", "SELinux is not enabled on this host")
+
+
+def _namespaces(spec: Spec) -> dict[str, Any]:
+    new: list[str] = []
+    join: list[list[Any]] = []
+    for i, ns in enumerate(spec.linux.namespaces):
+        if ns.path is None:
+            new.append(ns.type)
+            continue
+        if not os.path.exists(ns.path):
+            raise SpecError(f"linux.namespaces[{i}].path", f"{ns.path}: no such file")
+        join.append([ns.type, NS_FLAGS[ns.type], ns.path])
+    if "mount" not in new:
+        if any(j[0] == "mount" for j in join):
+            raise SpecError("linux.namespaces", "joining an existing mount namespace is not supported: "
+                            "pyrt builds the rootfs in a new one")
+        raise SpecError("linux.namespaces", "a new mount namespace is required (type \"mount\")")
+    join.sort(key=lambda j: j[0] != "user")  # the user namespace first, as runc does
+    flags = 0
+    for name in new:
+        flags |= NS_FLAGS[name]
+    user_new = "user" in new
+    if spec.linux.uid_mappings or spec.linux.gid_mappings:
+        if not user_new:
+            raise SpecError("linux.uidMappings", "id mappings need a new user namespace")
+    elif user_new:
+        raise SpecError("linux.uidMappings", "a new user namespace needs uidMappings and gidMappings")
+    if user_new and not (spec.linux.uid_mappings and spec.linux.gid_mappings):
+        raise SpecError("linux.gidMappings", "a new user namespace needs uidMappings and gidMappings")
+    return {
+        "new_ns": new,
+        "clone_flags": flags,
+        "join_ns": join,
+        "uid_map": "".join(f"{m.container_id} {m.host_id} {m.size}\n" for m in spec.linux.uid_mappings),
+        "gid_map": "".join(f"{m.container_id} {m.host_id} {m.size}\n" for m in spec.linux.gid_mappings),
+    }
+
+
+def _mount(m: Any, bundle: str, warnings: list[str]) -> dict[str, Any]:
+    dest = m.destination
+    if not dest.startswith("/"):
+        warnings.append(f"{m.path}.destination: {dest!r} is not absolute; using /{dest}")
+        dest = "/" + dest
+    dest = posixpath.normpath(dest)
+    opts = mountopts.parse(m.options)
+    fstype = m.type or ""
+    is_bind = fstype == "bind" or bool(int(opts["flags"]) & C.MS_BIND)  # type: ignore[call-overload]
+    source = m.source or ""
+    if is_bind:
+        if not source:
+            raise SpecError(f"{m.path}.source", "a bind mount needs a source")
+        if not source.startswith("/"):
+            source = os.path.join(bundle, source)
+        if not os.path.exists(source):
+            raise SpecError(f"{m.path}.source", f"{source}: no such file or directory")
+        opts["flags"] = int(opts["flags"]) | C.MS_BIND  # type: ignore[call-overload]
+    elif not fstype:
+        raise SpecError(f"{m.path}.type", "required for a mount that is not a bind mount")
+    if dest == "/":
+        raise SpecError(f"{m.path}.destination", "mounting over / is not supported")
+    return {
+        "json_path": m.path,
+        "dest": dest,
+        "source": source,
+        "type": "bind" if is_bind else fstype,
+        "bind": is_bind,
+        "source_is_dir": os.path.isdir(source) if is_bind else True,
+        **opts,
+    }
+
+
+def _devices(spec: Spec, dev_mounted: bool) -> list[dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    if dev_mounted:
+        for path, kind, major, minor in DEFAULT_DEVICES:
+            out[path] = {"path": path, "type": kind, "major": major, "minor": minor,
+                         "mode": 0o666, "uid": 0, "gid": 0}
+    for d in spec.linux.devices:
+        out[d.path] = {"path": d.path, "type": d.type, "major": d.major, "minor": d.minor,
+                       "mode": 0o666 if d.file_mode is None else d.file_mode,
+                       "uid": d.uid or 0, "gid": d.gid or 0}
+    return list(out.values())
+
+
+def _sysctl(spec: Spec, new_ns: list[str]) -> list[list[str]]:
+    out = []
+    for key, value in spec.linux.sysctl.items():
+        if not key or ".." in key.split(".") or "/" in key or key.startswith("."):
+            raise SpecError(f"linux.sysctl.{key}", "invalid sysctl name")
+        path = "/proc/sys/" + key.replace(".", "/")
+        # Only namespaced sysctls may be set, in the namespace that owns them (as runc checks).
+        if key.startswith("net.") and "network" not in new_ns:
+            raise SpecError(f"linux.sysctl.{key}", "needs a new network namespace")
+        if key.startswith(("kernel.msg", "kernel.sem", "kernel.shm", "fs.mqueue.")) and "ipc" not in new_ns:
+            raise SpecError(f"linux.sysctl.{key}", "needs a new ipc namespace")
+        if key in ("kernel.hostname", "kernel.domainname") and "uts" not in new_ns:
+            raise SpecError(f"linux.sysctl.{key}", "needs a new uts namespace")
+        if not (key.startswith(("net.", "kernel.msg", "kernel.sem", "kernel.shm", "fs.mqueue."))
+                or key in ("kernel.hostname", "kernel.domainname")):
+            raise SpecError(f"linux.sysctl.{key}", "not a namespaced sysctl: it would change the host")
+        if not os.path.exists(path) and not key.startswith("net."):
+            raise SpecError(f"linux.sysctl.{key}", "no such sysctl on this kernel")
+        out.append([key, path, value])
+    return out
+
+
+def _process(spec: Spec, warnings: list[str]) -> dict[str, Any]:
+    p = spec.process
+    assert p is not None
+    top = capnames.last_cap()
+    caps = p.capabilities
+    sets = {}
+    for name in ("bounding", "effective", "inheritable", "permitted", "ambient"):
+        names = getattr(caps, name) if caps else ()
+        sets[name] = capnames.mask(names, f"process.capabilities.{name}", warnings, top)
+    env = list(p.env)
+    path_value = next((e[5:] for e in env if e.startswith("PATH=")), None)
+    return {
+        "args": list(p.args),
+        "env": env,
+        "path": path_value,
+        "cwd": p.cwd,
+        "uid": p.user.uid,
+        "gid": p.user.gid,
+        "umask": 0o022 if p.user.umask is None else p.user.umask,
+        "additional_gids": list(p.user.additional_gids),
+        "rlimits": [[RLIMITS[r.type], r.soft, r.hard, r.type] for r in p.rlimits],
+        "caps": sets,
+        "last_cap": top,
+        "no_new_privs": p.no_new_privileges,
+        "oom_score_adj": p.oom_score_adj,
+    }
+
+
+def _cgroup(spec: Spec, container_id: str, devices: list[dict[str, Any]]) -> dict[str, Any]:
+    res = spec.linux.resources
+    rules: list[list[Any]] = []
+    for r in res.devices:
+        major = -1 if r.major is None else r.major
+        minor = -1 if r.minor is None else r.minor
+        rules.append([r.allow, r.type, major, minor, r.access])
+    if rules:
+        for kind, major, minor, access in DEFAULT_DEVICE_RULES:
+            rules.append([True, kind, major, minor, access])
+        for d in devices:
+            if d["type"] in ("c", "b"):
+                rules.append([True, d["type"], d["major"], d["minor"], "rwm"])
+    return {
+        "path": spec.linux.cgroups_path or f"/pyrt/{container_id}",
+        "memory_limit": res.memory_limit,
+        "pids_limit": res.pids_limit,
+        "cpu_shares": res.cpu_shares,
+        "devices": rules,
+    }

@@ -1,0 +1,251 @@
+"""The container side: the intermediate process (A) and init (B), as ordered steps.
+
+Both are forked from the pyrt parent with everything they need already
+imported; before entering any namespace they block further imports, so no file
+of the (untrusted) rootfs is ever read as Python.  Neither returns into CLI
+code: A ends in os._exit, B in os.execve or os._exit.  Errors go back to the
+parent as data over the sync socket, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import resource
+import signal
+import socket
+import stat
+import sys
+from typing import Any, NoReturn
+
+import prctl
+
+from pyrt import constants as C
+from pyrt.errors import PyrtError
+from pyrt.linux import sys as S
+from pyrt.process import rootfs, sync
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+class _NoImports:
+    """A meta-path finder that refuses every import: installed before entering the container."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        raise ImportError(f"import of {name!r} refused: pyrt is inside the container")
+
+
+def block_imports() -> None:
+    sys.meta_path.insert(0, _NoImports())  # type: ignore[arg-type]
+    sys.path[:] = []
+    sys.path_hooks[:] = []
+    sys.path_importer_cache.clear()
+
+
+def _report(sock: socket.socket, step: str, exc: BaseException) -> NoReturn:
+    if isinstance(exc, PyrtError):
+        msg = str(exc)
+    elif isinstance(exc, OSError):
+        where = f" {exc.filename}" if exc.filename else ""
+        msg = f"{step}:{where} {exc.strerror or exc}"
+    else:
+        msg = f"{step}: {type(exc).__name__}: {exc}"
+    try:
+        sync.send(sock, "error", step=step, msg=msg)
+    except OSError:
+        pass
+    os._exit(1)
+
+
+def intermediate(plan: dict[str, Any], sock: socket.socket, fifo_fd: int) -> NoReturn:
+    """A: join and create namespaces, fork init (pid 1 in a new pid namespace), report its pid."""
+    step = "namespaces"
+    try:
+        block_imports()
+        for ns_type, flag, path in plan["join_ns"]:
+            step = f"join {ns_type} namespace {path}"
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                S.setns(fd, flag)
+            finally:
+                os.close(fd)
+        flags = plan["clone_flags"]
+        if flags & C.CLONE_NEWUSER:
+            step = "user namespace"
+            S.unshare(C.CLONE_NEWUSER)
+            sync.send(sock, "userns")
+            sync.expect(sock, "mapped")
+            os.setresgid(0, 0, 0)
+            os.setresuid(0, 0, 0)
+        step = "namespaces"
+        S.unshare(flags & ~(C.CLONE_NEWUSER | C.CLONE_NEWCGROUP))
+        pid = os.fork()
+        if pid == 0:
+            init(plan, sock, fifo_fd)
+        sync.send(sock, "pid", pid=pid)
+        os._exit(0)
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent as data
+        _report(sock, step, exc)
+
+
+def _load_seccomp(plan: dict[str, Any]) -> None:
+    sec = plan["seccomp"]
+    try:
+        S.seccomp_load_bpf(sec["bpf"], sec["flags"])
+    except OSError as exc:
+        if exc.errno != errno.EINVAL or not sec["flags"]:
+            raise
+        S.seccomp_load_bpf(sec["bpf"], 0)  # an older kernel without the flag: as crun does
+
+
+def _set_user_and_caps(proc: dict[str, Any], in_userns: bool) -> None:
+    caps = proc["caps"]
+    prctl.set_keepcaps(True)
+    for cap in range(proc["last_cap"] + 1):
+        if not caps["bounding"] >> cap & 1:
+            prctl.capbset_drop(cap)
+    if not in_userns or _setgroups_allowed():
+        os.setgroups(proc["additional_gids"])
+    os.setresgid(proc["gid"], proc["gid"], proc["gid"])
+    os.setresuid(proc["uid"], proc["uid"], proc["uid"])
+    S.capset(caps["effective"], caps["permitted"], caps["inheritable"])
+    prctl.set_keepcaps(False)
+    S.prctl(S.PR_CAP_AMBIENT, S.PR_CAP_AMBIENT_CLEAR_ALL)
+    for cap in range(proc["last_cap"] + 1):
+        if caps["ambient"] >> cap & 1:
+            S.prctl(S.PR_CAP_AMBIENT, S.PR_CAP_AMBIENT_RAISE, cap)
+
+
+def _setgroups_allowed() -> bool:
+    try:
+        with open("/proc/self/setgroups") as fh:
+            return fh.read().strip() == "allow"
+    except OSError:
+        return True
+
+
+def _close_fds(keep: list[int], first: int) -> None:
+    """Close every fd >= first except those in keep (which are close-on-exec)."""
+    start = first
+    for fd in sorted(k for k in keep if k >= first):
+        if fd > start:
+            S.close_range(start, fd - 1)
+        start = fd + 1
+    S.close_range(start, 0x7FFFFFFF)
+
+
+def _find_program(proc: dict[str, Any]) -> str:
+    arg0 = proc["args"][0]
+    if "/" in arg0:
+        candidates = [arg0]
+    else:
+        candidates = [os.path.join(d or ".", arg0) for d in (proc["path"] or DEFAULT_PATH).split(":")]
+    for path in candidates:
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode) and os.access(path, os.X_OK):
+            return path
+        if "/" in arg0:
+            raise PyrtError(f"exec: {arg0!r}: permission denied or not a regular file")
+    if "/" in arg0:
+        raise PyrtError(f"exec: {arg0!r}: no such file or directory")
+    raise PyrtError(f"exec: {arg0!r}: executable file not found in $PATH")
+
+
+def init(plan: dict[str, Any], sock: socket.socket, fifo_fd: int) -> NoReturn:
+    """B: build the container, report ready, wait for start, exec."""
+    step = "init"
+    proc = plan["process"]
+    in_userns = "user" in plan["new_ns"] or any(j[0] == "user" for j in plan["join_ns"])
+    try:
+        sync.expect(sock, "go")
+        prctl.set_dumpable(False)  # nothing in the container may open this process through /proc
+        os.setsid()
+        if "cgroup" in plan["new_ns"]:
+            step = "cgroup namespace"
+            S.unshare(C.CLONE_NEWCGROUP)
+        if "network" in plan["new_ns"]:
+            step = "loopback"
+            S.loopback_up()
+        step = "hostname"
+        if plan["hostname"] is not None and "uts" in plan["new_ns"]:
+            S.sethostname(plan["hostname"])
+        if plan["domainname"] is not None and "uts" in plan["new_ns"]:
+            S.setdomainname(plan["domainname"])
+        if plan["keyring"]:
+            step = "session keyring"
+            try:
+                S.join_session_keyring(f"_ses.{plan['id']}")
+            except OSError as exc:
+                if exc.errno not in (errno.ENOSYS, errno.EACCES):
+                    raise
+        if proc["oom_score_adj"] is not None:
+            step = "oomScoreAdj"
+            with open("/proc/self/oom_score_adj", "w") as fh:
+                fh.write(str(proc["oom_score_adj"]))
+        os.umask(0)
+        step = "rootfs"
+        root_fd = rootfs.prepare(plan)
+        rootfs.mount_all(root_fd, plan)
+        step = "devices"
+        rootfs.make_devices(root_fd, plan, in_userns)
+        rootfs.dev_symlinks(root_fd, plan)
+        os.close(root_fd)
+        step = "pivot_root"
+        rootfs.pivot(plan)
+        step = "sysctl"
+        rootfs.sysctl(plan)
+        step = "masked and read-only paths"
+        rootfs.readonly_and_masked(plan)
+        rootfs.readonly_root(plan)
+        step = "rlimits"
+        for res, soft, hard, name in proc["rlimits"]:
+            step = f"rlimit {name}"
+            inf = resource.RLIM_INFINITY
+            resource.setrlimit(res, (inf if soft >= 2**63 else soft, inf if hard >= 2**63 else hard))
+        if proc["no_new_privs"]:
+            prctl.set_no_new_privs(True)
+        if plan["seccomp"] is not None and not proc["no_new_privs"]:
+            step = "seccomp"  # without no_new_privs, loading needs CAP_SYS_ADMIN: before the drop
+            _load_seccomp(plan)
+        step = "capabilities and user"
+        _set_user_and_caps(proc, in_userns)
+        step = "file descriptors"
+        first = 3 + plan["preserve_fds"]
+        if sock.fileno() < first or fifo_fd < first:
+            raise PyrtError("internal: sync fds overlap the preserved fds")
+        _close_fds([sock.fileno(), fifo_fd], first)
+        for fd in range(3, first):
+            try:
+                os.set_inheritable(fd, True)
+            except OSError:
+                pass
+        os.umask(proc["umask"])
+        step = "cwd"
+        os.chdir(proc["cwd"])
+        if not os.getcwd().startswith("/"):
+            raise PyrtError(f"process.cwd {proc['cwd']!r} is outside the container")
+        program = _find_program(proc)
+        for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_SETMASK, [])
+        if plan["seccomp"] is not None and proc["no_new_privs"]:
+            step = "seccomp"  # as late as the kernel allows: right before execve
+            _load_seccomp(plan)
+        sync.send(sock, "ready")
+        step = "start"
+        fcntl.fcntl(fifo_fd, fcntl.F_SETFL, 0)
+        if not os.read(fifo_fd, 1):
+            os._exit(1)
+        os.close(fifo_fd)
+        sock.close()
+        env = dict(e.split("=", 1) for e in proc["env"])
+        os.execve(program, proc["args"], env)
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent as data
+        if step == "start":
+            os.write(2, f"pyrt: exec {proc['args'][0]}: {exc}\n".encode(errors="replace"))
+            os._exit(127)
+        _report(sock, step, exc)

@@ -1,0 +1,95 @@
+"""The parent side of the protocol (see sync.py): fork, map ids, join cgroups, wait for READY."""
+
+from __future__ import annotations
+
+import os
+import signal
+from typing import Any
+
+from pyrt.errors import InitError, ProtocolError, SetupError
+from pyrt.linux import cgroups
+from pyrt.process import sync
+from pyrt.state import proc_stat
+
+
+def _high_fd(fd: int, floor: int) -> int:
+    """Move an fd above the range --preserve-fds hands to the container."""
+    import fcntl
+
+    if fd >= floor:
+        return fd
+    new = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, floor)
+    os.close(fd)
+    return new
+
+
+def spawn(plan: dict[str, Any], fifo_path: str, leaves: list[str]) -> tuple[int, int]:
+    """Start init and wait until it is ready; returns (pid, start time).
+
+    On any failure, every process started here is killed and reaped before raising.
+    """
+    from pyrt.process import child  # python-prctl and the rootfs steps: only `create` needs them
+
+    floor = 3 + plan["preserve_fds"]
+    parent_sock, child_sock = sync.pair()
+    child_fd = _high_fd(child_sock.detach(), floor)
+    fifo_fd = _high_fd(os.open(fifo_path, os.O_RDWR | os.O_CLOEXEC), floor)
+    import socket
+
+    child_sock = socket.socket(fileno=child_fd)
+    init_pid = 0
+    mid = os.fork()
+    if mid == 0:
+        parent_sock.close()
+        child.intermediate(plan, child_sock, fifo_fd)
+    child_sock.close()
+    os.close(fifo_fd)
+    try:
+        msg = sync.expect(parent_sock, "userns", "pid", "error")
+        if msg["type"] == "userns":
+            _write_maps(mid, plan)
+            sync.send(parent_sock, "mapped")
+            msg = sync.expect(parent_sock, "pid", "error")
+        if msg["type"] == "error":
+            raise _init_error(msg)
+        init_pid = int(msg["pid"])
+        os.waitpid(mid, 0)
+        cgroups.join(leaves, init_pid)
+        info = proc_stat(init_pid)
+        if info is None:
+            raise ProtocolError("the container's init exited during create")
+        sync.send(parent_sock, "go")
+        msg = sync.expect(parent_sock, "ready", "error")
+        if msg["type"] == "error":
+            raise _init_error(msg)
+        return init_pid, info[1]
+    except BaseException:
+        for pid in (init_pid, mid):
+            if pid:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        for pid in (init_pid, mid):
+            if pid:
+                try:
+                    os.waitpid(pid, 0)
+                except ChildProcessError:
+                    pass
+        raise
+    finally:
+        parent_sock.close()
+
+
+def _init_error(msg: dict[str, Any]) -> InitError:
+    return InitError(str(msg.get("step", "init")), str(msg.get("msg", "")))
+
+
+def _write_maps(pid: int, plan: dict[str, Any]) -> None:
+    for name in ("uid_map", "gid_map"):
+        try:
+            with open(f"/proc/{pid}/{name}", "w") as fh:
+                fh.write(plan[name])
+        except OSError as exc:
+            field = "linux.uidMappings" if name == "uid_map" else "linux.gidMappings"
+            raise SetupError(field, f"writing /proc/{pid}/{name}: {exc.strerror}") from None

@@ -1,0 +1,357 @@
+"""The rootfs steps of init: mounts, /dev, pivot_root, sysctl, masked and read-only paths.
+
+Runs in the container's new mount namespace.  Every target inside the rootfs is
+resolved with pyrt.linux.paths (inside the root, on fds) and every mount is
+checked after it is made: the right filesystem type landed at the right place.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from typing import Any
+
+from pyrt.errors import SetupError
+from pyrt.linux import paths
+from pyrt.linux import sys as S
+
+_KEEP_FLAGS = (  # statvfs flag -> mount flag: locked flags a remount must keep
+    (os.ST_NOSUID, S.MS_NOSUID), (os.ST_NODEV, S.MS_NODEV), (os.ST_NOEXEC, S.MS_NOEXEC),
+    (os.ST_RDONLY, S.MS_RDONLY), (os.ST_NOATIME, S.MS_NOATIME), (os.ST_NODIRATIME, S.MS_NODIRATIME),
+    (os.ST_RELATIME, S.MS_RELATIME),
+)
+
+
+def _fail(step: str, exc: OSError, path: str) -> SetupError:
+    return SetupError(step, f"{path}: {exc.strerror or exc}")
+
+
+def _existing_flags(fd: int) -> int:
+    flags = 0
+    f = os.statvfs(paths.fd_path(fd)).f_flag
+    for st_flag, ms_flag in _KEEP_FLAGS:
+        if f & st_flag:
+            flags |= ms_flag
+    return flags
+
+
+def remount(fd: int, flags: int) -> None:
+    """Bind-remount with flags; on EPERM keep the flags the kernel locked (user namespaces)."""
+    target = paths.fd_path(fd)
+    try:
+        S.mount(None, target, None, S.MS_BIND | S.MS_REMOUNT | flags, None)
+    except PermissionError:
+        S.mount(None, target, None, S.MS_BIND | S.MS_REMOUNT | flags | _existing_flags(fd), None)
+
+
+def prepare(plan: dict[str, Any]) -> int:
+    """Make / private, bind the rootfs onto itself; returns an O_PATH fd of the new root."""
+    rootfs = plan["rootfs"]
+    try:
+        S.mount(None, "/", None, plan["rootfs_propagation"], None)
+        S.mount(rootfs, rootfs, None, S.MS_BIND | S.MS_REC, None)
+    except OSError as exc:
+        raise _fail("rootfs", exc, rootfs) from None
+    return os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+
+
+def _target(root_fd: int, m: dict[str, Any]) -> int:
+    dest = m["dest"]
+    if m["bind"] and not m["source_is_dir"]:
+        return paths.ensure_file(root_fd, dest)
+    fd = paths.mkdir_all(root_fd, dest)
+    return fd
+
+
+def mount_all(root_fd: int, plan: dict[str, Any]) -> None:
+    for m in plan["mounts"]:
+        try:
+            if m["type"] == "cgroup":
+                _mount_cgroup(root_fd, m, plan)
+            else:
+                _mount_one(root_fd, m)
+        except SetupError:
+            raise
+        except OSError as exc:
+            raise SetupError(f"mount {m['json_path']}", f"{m['dest']}: {exc.strerror or exc}") from None
+
+
+def _mount_one(root_fd: int, m: dict[str, Any]) -> None:
+    fd = _target(root_fd, m)
+    copy_from = None
+    try:
+        if "tmpcopyup" in m["extensions"]:
+            copy_from = paths.open_in_root(root_fd, m["dest"], os.O_RDONLY | os.O_DIRECTORY)
+        flags = m["flags"]
+        if m["bind"]:
+            src_st = os.stat(m["source"])
+            S.mount(m["source"], paths.fd_path(fd), None, S.MS_BIND | (flags & S.MS_REC), None)
+            os.close(fd)
+            fd = paths.open_in_root(root_fd, m["dest"])
+            if not paths.same_file(fd, src_st):
+                raise SetupError(f"mount {m['json_path']}", f"{m['dest']}: the bind mount did not land on its target")
+            extra = flags & ~(S.MS_BIND | S.MS_REC | S.MS_REMOUNT)
+            if extra:
+                remount(fd, extra)
+        else:
+            S.mount(m["source"] or m["type"], paths.fd_path(fd), m["type"], flags, m["data"] or None)
+            os.close(fd)
+            fd = paths.open_in_root(root_fd, m["dest"])
+            magic = S.FS_MAGIC.get(m["type"])
+            if magic is not None and S.fstatfs_type(fd) != magic and not flags & S.MS_REMOUNT:
+                raise SetupError(f"mount {m['json_path']}", f"{m['dest']}: expected a {m['type']} mount there")
+        for prop in m["propagation"]:
+            S.mount(None, paths.fd_path(fd), None, prop, None)
+        if m["attr_set"] or m["attr_clr"]:
+            S.mount_setattr(fd, m["attr_set"], m["attr_clr"], recursive=True)
+        if copy_from is not None:
+            dst = paths.open_in_root(root_fd, m["dest"], os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                _copy_tree(copy_from, dst)
+            finally:
+                os.close(dst)
+    finally:
+        os.close(fd)
+        if copy_from is not None:
+            os.close(copy_from)
+
+
+def _copy_tree(src: int, dst: int) -> None:
+    """tmpcopyup: copy a directory's content (files, dirs, symlinks; never following links)."""
+    for entry in os.scandir(src):
+        st = entry.stat(follow_symlinks=False)
+        name = entry.name
+        if stat.S_ISDIR(st.st_mode):
+            os.mkdir(name, stat.S_IMODE(st.st_mode), dir_fd=dst)
+            s2 = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=src)
+            d2 = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dst)
+            try:
+                _copy_tree(s2, d2)
+            finally:
+                os.close(s2)
+                os.close(d2)
+        elif stat.S_ISLNK(st.st_mode):
+            os.symlink(os.readlink(name, dir_fd=src), name, dir_fd=dst)
+        elif stat.S_ISREG(st.st_mode):
+            rfd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=src)
+            wfd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, stat.S_IMODE(st.st_mode),
+                          dir_fd=dst)
+            try:
+                while chunk := os.read(rfd, 1 << 16):
+                    os.write(wfd, chunk)
+            finally:
+                os.close(rfd)
+                os.close(wfd)
+        else:
+            continue
+        os.chown(name, st.st_uid, st.st_gid, dir_fd=dst, follow_symlinks=False)
+
+
+def _mount_cgroup(root_fd: int, m: dict[str, Any], plan: dict[str, Any]) -> None:
+    """/sys/fs/cgroup: the container's own cgroup of each hierarchy, bound under a tmpfs."""
+    fd = paths.mkdir_all(root_fd, m["dest"])
+    try:
+        flags = m["flags"]
+        S.mount("tmpfs", paths.fd_path(fd), "tmpfs", (flags & ~S.MS_RDONLY) | S.MS_NOSUID | S.MS_NODEV
+                | S.MS_NOEXEC, "mode=755")
+    finally:
+        os.close(fd)
+    for leaf in plan["cgroup_leaves"]:
+        mount_dir, _, _ = leaf["mount"].rpartition("/")
+        name = leaf["mount"].rsplit("/", 1)[1]
+        sub = paths.mkdir_all(root_fd, f"{m['dest']}/{name}")
+        try:
+            S.mount(leaf["dir"], paths.fd_path(sub), None, S.MS_BIND | S.MS_REC, None)
+            os.close(sub)
+            sub = paths.open_in_root(root_fd, f"{m['dest']}/{name}")
+            remount(sub, (flags & ~(S.MS_BIND | S.MS_REC | S.MS_REMOUNT)) | S.MS_NOSUID | S.MS_NODEV | S.MS_NOEXEC)
+        finally:
+            os.close(sub)
+        del mount_dir
+    if flags & S.MS_RDONLY:
+        fd = paths.open_in_root(root_fd, m["dest"])
+        try:
+            S.mount(None, paths.fd_path(fd), None, S.MS_REMOUNT | flags | S.MS_NOSUID | S.MS_NODEV | S.MS_NOEXEC,
+                    "mode=755")
+        finally:
+            os.close(fd)
+
+
+def make_devices(root_fd: int, plan: dict[str, Any], in_userns: bool) -> None:
+    for d in plan["devices"]:
+        parent = paths.mkdir_all(root_fd, os.path.dirname(d["path"]))
+        name = os.path.basename(d["path"])
+        try:
+            kind = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}[d["type"]]
+            try:
+                os.unlink(name, dir_fd=parent)  # runc replaces what the image has there
+            except FileNotFoundError:
+                pass
+            except IsADirectoryError:
+                raise SetupError("devices", f"{d['path']}: is a directory") from None
+            if in_userns and kind != stat.S_IFIFO:
+                _bind_host_device(root_fd, parent, name, d)
+                continue
+            os.mknod(name, kind | d["mode"], os.makedev(d["major"], d["minor"]), dir_fd=parent)
+            os.chown(name, d["uid"], d["gid"], dir_fd=parent, follow_symlinks=False)
+        except OSError as exc:
+            raise SetupError("devices", f"{d['path']}: {exc.strerror}") from None
+        finally:
+            os.close(parent)
+
+
+def _bind_host_device(root_fd: int, parent: int, name: str, d: dict[str, Any]) -> None:
+    """In a user namespace mknod is refused: bind the host's node instead, as runc does."""
+    fd = os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 0o000, dir_fd=parent)
+    os.close(fd)
+    target = paths.open_in_root(root_fd, d["path"])
+    try:
+        S.mount(d["path"], paths.fd_path(target), None, S.MS_BIND, None)
+    finally:
+        os.close(target)
+
+
+def dev_symlinks(root_fd: int, plan: dict[str, Any]) -> None:
+    if not plan["dev_mounted"]:
+        return
+    links = [("/proc/self/fd", "fd"), ("/proc/self/fd/0", "stdin"), ("/proc/self/fd/1", "stdout"),
+             ("/proc/self/fd/2", "stderr")]
+    if any(m["dest"] == "/dev/pts" for m in plan["mounts"]):
+        links.append(("pts/ptmx", "ptmx"))
+    dev = paths.open_in_root(root_fd, "/dev")
+    try:
+        for target, name in links:
+            if name == "ptmx":
+                try:
+                    os.unlink(name, dir_fd=dev)
+                except FileNotFoundError:
+                    pass
+            try:
+                os.symlink(target, name, dir_fd=dev)
+            except FileExistsError:
+                pass
+    except OSError as exc:
+        raise SetupError("devices", f"/dev: {exc.strerror}") from None
+    finally:
+        os.close(dev)
+
+
+def pivot(plan: dict[str, Any]) -> None:
+    rootfs = plan["rootfs"]
+    try:
+        if plan["no_pivot"]:
+            os.chdir(rootfs)
+            S.mount(rootfs, "/", None, S.MS_MOVE, None)
+            os.chroot(".")
+            os.chdir("/")
+            return
+        old = os.open("/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        new = os.open(rootfs, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            os.fchdir(new)
+            S.pivot_root(".", ".")
+            os.fchdir(old)  # the old root is stacked under the new one: detach it
+            S.mount(None, ".", None, S.MS_SLAVE | S.MS_REC, None)
+            S.umount2(".", S.MNT_DETACH)
+        finally:
+            os.close(old)
+            os.close(new)
+        os.chdir("/")
+    except OSError as exc:
+        raise _fail("pivot_root", exc, rootfs) from None
+
+
+def _proc_fd(root_fd: int) -> int | None:
+    try:
+        fd = paths.open_in_root(root_fd, "/proc")
+    except OSError:
+        return None
+    if S.fstatfs_type(fd) != S.FS_MAGIC["proc"]:
+        os.close(fd)
+        return None
+    return fd
+
+
+def sysctl(plan: dict[str, Any]) -> None:
+    if not plan["sysctl"]:
+        return
+    root = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        proc = _proc_fd(root)
+        if proc is None:
+            raise SetupError("sysctl", "/proc is not mounted in the container")
+        os.close(proc)
+        for key, path, value in plan["sysctl"]:
+            try:
+                fd = paths.open_in_root(root, path, os.O_WRONLY | os.O_TRUNC)
+            except OSError as exc:
+                raise SetupError("sysctl", f"{key}: {exc.strerror}") from None
+            try:
+                if S.fstatfs_type(fd) != S.FS_MAGIC["proc"]:
+                    raise SetupError("sysctl", f"{key}: {path} is not on procfs")
+                os.write(fd, value.encode())
+            except OSError as exc:
+                raise SetupError("sysctl", f"{key}={value}: {exc.strerror}") from None
+            finally:
+                os.close(fd)
+    finally:
+        os.close(root)
+
+
+def readonly_and_masked(plan: dict[str, Any]) -> None:
+    root = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for path in plan["readonly_paths"]:
+            try:
+                fd = paths.open_in_root(root, path)
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise _fail("readonlyPaths", exc, path) from None
+            try:
+                S.mount(paths.fd_path(fd), paths.fd_path(fd), None, S.MS_BIND | S.MS_REC, None)
+                os.close(fd)
+                fd = paths.open_in_root(root, path)
+                remount(fd, S.MS_RDONLY | S.MS_REC | S.MS_NOSUID | S.MS_NODEV | S.MS_NOEXEC)
+            except OSError as exc:
+                raise _fail("readonlyPaths", exc, path) from None
+            finally:
+                os.close(fd)
+        for path in plan["masked_paths"]:
+            try:
+                fd = paths.open_in_root(root, path)
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise _fail("maskedPaths", exc, path) from None
+            try:
+                if stat.S_ISDIR(os.fstat(fd).st_mode):
+                    S.mount("tmpfs", paths.fd_path(fd), "tmpfs", S.MS_RDONLY, "size=0k")
+                else:
+                    null = paths.open_in_root(root, "/dev/null")
+                    try:
+                        if not stat.S_ISCHR(os.fstat(null).st_mode):
+                            raise SetupError("maskedPaths", f"{path}: /dev/null is not a device")
+                        S.mount(paths.fd_path(null), paths.fd_path(fd), None, S.MS_BIND, None)
+                    finally:
+                        os.close(null)
+            except OSError as exc:
+                if exc.errno not in (errno.ENOENT,):
+                    raise _fail("maskedPaths", exc, path) from None
+            finally:
+                os.close(fd)
+    finally:
+        os.close(root)
+
+
+def readonly_root(plan: dict[str, Any]) -> None:
+    if not plan["readonly_root"]:
+        return
+    fd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        remount(fd, S.MS_RDONLY)
+    except OSError as exc:
+        raise _fail("root.readonly", exc, "/") from None
+    finally:
+        os.close(fd)

@@ -1,0 +1,67 @@
+"""The parent/child protocol: one JSON object per SOCK_SEQPACKET datagram.
+
+    pyrt (parent)                  intermediate (A)                    init (B)
+    -------------                  ----------------                    --------
+    fork A ----------------------> setns(paths), user ns first
+                                   [new user ns] unshare(NEWUSER)
+         <------------------------ {"type": "userns"}
+    write uid_map / gid_map
+         ------------------------> {"type": "mapped"}
+                                   unshare(other namespaces)
+                                   fork B ---------------------------> (pid 1 in a new pid ns)
+         <------------------------ {"type": "pid", "pid": B}
+                                   _exit(0)
+    put B in the cgroups
+         -------------------------------------------------------------> {"type": "go"}
+                                                                       namespaces, rootfs, pivot,
+                                                                       caps, user, cwd, seccomp
+         <------------------------------------------------------------- {"type": "ready"}
+                                                                        or {"type": "error", "step", "msg"}
+    state "created", pid file, exit                                    blocks on exec.fifo
+    (`start` writes one byte to exec.fifo) --------------------------> execve(process.args)
+
+EOF before "ready" is an init failure.  Every other unexpected message is a
+ProtocolError.  Nothing here imports anything at call time: the child uses it
+after imports are blocked.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from typing import Any
+
+from pyrt.errors import ProtocolError
+
+MAX = 1 << 16
+
+
+def pair() -> tuple[socket.socket, socket.socket]:
+    return socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+
+
+def send(sock: socket.socket, kind: str, **fields: Any) -> None:
+    sock.send(json.dumps({"type": kind, **fields}).encode())
+
+
+def recv(sock: socket.socket) -> dict[str, Any] | None:
+    """The next message, or None at EOF."""
+    raw = sock.recv(MAX)
+    if not raw:
+        return None
+    try:
+        msg = json.loads(raw)
+    except ValueError:
+        raise ProtocolError(f"malformed sync message: {raw[:80]!r}") from None
+    if not isinstance(msg, dict) or "type" not in msg:
+        raise ProtocolError(f"malformed sync message: {raw[:80]!r}")
+    return msg
+
+
+def expect(sock: socket.socket, *kinds: str) -> dict[str, Any]:
+    msg = recv(sock)
+    if msg is None:
+        raise ProtocolError(f"the container's init exited before sending {'/'.join(kinds)}")
+    if msg["type"] not in kinds:
+        raise ProtocolError(f"expected {'/'.join(kinds)} from the child, got {msg['type']!r}")
+    return msg

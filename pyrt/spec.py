@@ -1,0 +1,382 @@
+"""config.json as frozen attrs models.
+
+``load_bundle`` reads a bundle's config.json and returns a ``Spec``; every error
+is a SpecError naming the JSON path (``linux.namespaces[2].type: unknown
+namespace "foo"``).  Unknown fields are ignored, as the runtime spec asks; a known
+field pyrt cannot honour yet is refused by the planner, naming the field.
+No syscalls here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+import attrs
+
+from pyrt.errors import SpecError
+from pyrt.jsonread import Reader, parse_json_bytes
+
+NAMESPACE_TYPES = ("pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time")
+RLIMITS = {
+    "RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3, "RLIMIT_CORE": 4,
+    "RLIMIT_RSS": 5, "RLIMIT_NPROC": 6, "RLIMIT_NOFILE": 7, "RLIMIT_MEMLOCK": 8, "RLIMIT_AS": 9,
+    "RLIMIT_LOCKS": 10, "RLIMIT_SIGPENDING": 11, "RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13,
+    "RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15,
+}
+_SEMVER = re.compile(
+    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
+    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
+)
+U32 = 2**32 - 1
+U64 = 2**64 - 1
+I64 = 2**63 - 1
+
+
+@attrs.frozen
+class Mount:
+    destination: str
+    type: str | None
+    source: str | None
+    options: tuple[str, ...]
+    path: str  # JSON path, for messages
+
+
+@attrs.frozen
+class User:
+    uid: int
+    gid: int
+    umask: int | None
+    additional_gids: tuple[int, ...]
+
+
+@attrs.frozen
+class Rlimit:
+    type: str
+    soft: int
+    hard: int
+
+
+@attrs.frozen
+class Capabilities:
+    bounding: tuple[str, ...] = ()
+    effective: tuple[str, ...] = ()
+    inheritable: tuple[str, ...] = ()
+    permitted: tuple[str, ...] = ()
+    ambient: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class Process:
+    terminal: bool
+    user: User
+    args: tuple[str, ...]
+    env: tuple[str, ...]
+    cwd: str
+    capabilities: Capabilities | None
+    rlimits: tuple[Rlimit, ...]
+    no_new_privileges: bool
+    oom_score_adj: int | None
+    apparmor_profile: str
+    selinux_label: str
+    unsupported: tuple[str, ...]  # JSON paths of known fields pyrt does not apply yet
+
+
+@attrs.frozen
+class Namespace:
+    type: str
+    path: str | None
+
+
+@attrs.frozen
+class IdMapping:
+    container_id: int
+    host_id: int
+    size: int
+
+
+@attrs.frozen
+class Device:
+    type: str
+    path: str
+    major: int
+    minor: int
+    file_mode: int | None
+    uid: int | None
+    gid: int | None
+
+
+@attrs.frozen
+class DeviceRule:
+    allow: bool
+    type: str
+    major: int | None
+    minor: int | None
+    access: str
+
+
+@attrs.frozen
+class Resources:
+    devices: tuple[DeviceRule, ...]
+    memory_limit: int | None
+    pids_limit: int | None
+    cpu_shares: int | None
+    unsupported: tuple[str, ...]
+
+
+@attrs.frozen
+class Linux:
+    namespaces: tuple[Namespace, ...]
+    uid_mappings: tuple[IdMapping, ...]
+    gid_mappings: tuple[IdMapping, ...]
+    devices: tuple[Device, ...]
+    cgroups_path: str | None
+    resources: Resources
+    sysctl: dict[str, str]
+    seccomp: dict[str, Any] | None
+    rootfs_propagation: str | None
+    masked_paths: tuple[str, ...]
+    readonly_paths: tuple[str, ...]
+    mount_label: str
+    unsupported: tuple[str, ...]
+
+
+@attrs.frozen
+class Spec:
+    oci_version: str
+    root_path: str
+    root_readonly: bool
+    process: Process | None
+    hostname: str | None
+    domainname: str | None
+    mounts: tuple[Mount, ...]
+    annotations: dict[str, str]
+    linux: Linux
+    unsupported: tuple[str, ...]
+
+
+def load_bundle(bundle: str) -> tuple[Spec, bytes]:
+    """Read ``<bundle>/config.json``; returns the model and the raw bytes."""
+    config_path = os.path.join(bundle, "config.json")
+    try:
+        with open(config_path, "rb") as fh:
+            raw = fh.read()
+    except FileNotFoundError:
+        if not os.path.isdir(bundle):
+            raise SpecError("", f"bundle {bundle}: no such directory") from None
+        raise SpecError("", f"{config_path}: no such file") from None
+    except OSError as exc:
+        raise SpecError("", f"{config_path}: {exc.strerror}") from None
+    return parse_spec(parse_json_bytes(raw, config_path)), raw
+
+
+def parse_spec(data: Any) -> Spec:
+    top = Reader(data, "")
+    version = top.str("ociVersion", required=True) or ""
+    if not _SEMVER.match(version):
+        raise SpecError("ociVersion", f"{version!r} is not a SemVer version")
+    if not version.startswith("1."):
+        raise SpecError("ociVersion", f"unsupported major version in {version!r} (pyrt implements 1.x)")
+    root = top.obj("root", required=True)
+    assert root is not None
+    root_path = root.str("path", required=True) or ""
+    if not root_path:
+        raise SpecError("root.path", "must not be empty")
+    proc = top.obj("process")
+    linux = top.obj("linux") or Reader({}, "linux")
+    unsupported = []
+    hooks = top.obj("hooks")
+    if hooks is not None:
+        for name in hooks.data:
+            if hooks.list(name):
+                unsupported.append(f"hooks.{name}")
+    return Spec(
+        oci_version=version,
+        root_path=root_path,
+        root_readonly=root.bool("readonly"),
+        process=_process(proc) if proc is not None else None,
+        hostname=top.str("hostname"),
+        domainname=top.str("domainname"),
+        mounts=tuple(_mount(m) for m in top.objs("mounts")),
+        annotations=top.strmap("annotations"),
+        linux=_linux(linux),
+        unsupported=tuple(unsupported),
+    )
+
+
+def _mount(r: Reader) -> Mount:
+    dest = r.str("destination", required=True) or ""
+    if not dest:
+        raise SpecError(r.at("destination"), "must not be empty")
+    for key in ("uidMappings", "gidMappings"):
+        if r.list(key):
+            raise SpecError(r.at(key), "idmapped mounts are not supported yet")
+    return Mount(dest, r.str("type"), r.str("source"), r.strs("options"), r.path)
+
+
+def _process(r: Reader) -> Process:
+    args = r.strs("args")
+    if not args:
+        raise SpecError(r.at("args"), "must name the program to run (got an empty list)")
+    cwd = r.str("cwd", required=True) or ""
+    if not cwd.startswith("/"):
+        raise SpecError(r.at("cwd"), f"must be an absolute path, got {cwd!r}")
+    user_r = r.obj("user", required=True)
+    assert user_r is not None
+    user = User(
+        uid=user_r.int("uid", required=True, lo=0, hi=U32) or 0,
+        gid=user_r.int("gid", required=True, lo=0, hi=U32) or 0,
+        umask=user_r.int("umask", lo=0, hi=0o7777),
+        additional_gids=user_r.ints("additionalGids"),
+    )
+    caps_r = r.obj("capabilities")
+    caps = None
+    if caps_r is not None:
+        caps = Capabilities(*(caps_r.strs(k) for k in ("bounding", "effective", "inheritable", "permitted", "ambient")))
+    rlimits = []
+    seen = set()
+    for rl in r.objs("rlimits"):
+        name = rl.str("type", required=True) or ""
+        if name not in RLIMITS:
+            raise SpecError(rl.at("type"), f"unknown rlimit {name!r}")
+        if name in seen:
+            raise SpecError(rl.at("type"), f"duplicate rlimit {name}")
+        seen.add(name)
+        soft = rl.int("soft", required=True, lo=0, hi=U64) or 0
+        hard = rl.int("hard", required=True, lo=0, hi=U64) or 0
+        if soft > hard:
+            raise SpecError(rl.path, f"soft limit {soft} is above the hard limit {hard}")
+        rlimits.append(Rlimit(name, soft, hard))
+    for i, env in enumerate(r.strs("env")):
+        if "=" not in env:
+            raise SpecError(f"{r.at('env')}[{i}]", f"expected KEY=VALUE, got {env!r}")
+    console = r.obj("consoleSize")
+    if console is not None:
+        console.int("height", lo=0, hi=U32)
+        console.int("width", lo=0, hi=U32)
+    unsupported = [r.at(k) for k in ("scheduler", "ioPriority", "execCPUAffinity") if r.has(k)]
+    return Process(
+        terminal=r.bool("terminal"),
+        user=user,
+        args=args,
+        env=r.strs("env"),
+        cwd=cwd,
+        capabilities=caps,
+        rlimits=tuple(rlimits),
+        no_new_privileges=r.bool("noNewPrivileges"),
+        oom_score_adj=r.int("oomScoreAdj", lo=-1000, hi=1000),
+        apparmor_profile=r.str("apparmorProfile", default="") or "",
+        selinux_label=r.str("selinuxLabel", default="") or "",
+        unsupported=tuple(unsupported),
+    )
+
+
+def _linux(r: Reader) -> Linux:
+    namespaces = []
+    seen = set()
+    for ns in r.objs("namespaces"):
+        kind = ns.str("type", required=True) or ""
+        if kind not in NAMESPACE_TYPES:
+            raise SpecError(ns.at("type"), f"unknown namespace {kind!r}")
+        if kind in seen:
+            raise SpecError(ns.at("type"), f"namespace {kind!r} given twice")
+        seen.add(kind)
+        path = ns.str("path")
+        if path is not None and not path.startswith("/"):
+            raise SpecError(ns.at("path"), f"must be an absolute path, got {path!r}")
+        namespaces.append(Namespace(kind, path or None))
+    devices = []
+    for d in r.objs("devices"):
+        kind = d.str("type", required=True) or ""
+        if kind not in ("c", "b", "u", "p"):
+            raise SpecError(d.at("type"), f"unknown device type {kind!r} (expected c, b, u or p)")
+        path = d.str("path", required=True) or ""
+        if not path.startswith("/dev/"):
+            raise SpecError(d.at("path"), f"must be a path under /dev, got {path!r}")
+        needs_numbers = kind != "p"
+        devices.append(Device(
+            type=kind,
+            path=path,
+            major=d.int("major", required=needs_numbers, lo=0, hi=U32) or 0,
+            minor=d.int("minor", required=needs_numbers, lo=0, hi=U32) or 0,
+            file_mode=d.int("fileMode", lo=0, hi=0o7777),
+            uid=d.int("uid", lo=0, hi=U32),
+            gid=d.int("gid", lo=0, hi=U32),
+        ))
+    seccomp = r.obj("seccomp")
+    propagation = r.str("rootfsPropagation")
+    if propagation not in (None, "", "private", "rprivate", "slave", "rslave", "shared", "rshared",
+                           "unbindable", "runbindable"):
+        raise SpecError(r.at("rootfsPropagation"), f"unknown propagation {propagation!r}")
+    sysctl = r.strmap("sysctl")
+    unsupported = [r.at(k) for k in ("intelRdt", "personality", "timeOffsets", "memoryPolicy", "netDevices")
+                   if r.has(k)]
+    return Linux(
+        namespaces=tuple(namespaces),
+        uid_mappings=tuple(_idmaps(r, "uidMappings")),
+        gid_mappings=tuple(_idmaps(r, "gidMappings")),
+        devices=tuple(devices),
+        cgroups_path=r.str("cgroupsPath") or None,
+        resources=_resources(r.obj("resources") or Reader({}, r.at("resources"))),
+        sysctl=sysctl,
+        seccomp=seccomp.data if seccomp is not None else None,
+        rootfs_propagation=propagation or None,
+        masked_paths=r.strs("maskedPaths"),
+        readonly_paths=r.strs("readonlyPaths"),
+        mount_label=r.str("mountLabel", default="") or "",
+        unsupported=tuple(unsupported),
+    )
+
+
+def _idmaps(r: Reader, key: str) -> list[IdMapping]:
+    return [
+        IdMapping(
+            m.int("containerID", required=True, lo=0, hi=U32) or 0,
+            m.int("hostID", required=True, lo=0, hi=U32) or 0,
+            m.int("size", required=True, lo=1, hi=U32) or 0,
+        )
+        for m in r.objs(key)
+    ]
+
+
+def _is_set(value: Any) -> bool:
+    """Engines send zeros and empty objects for "leave unchanged"."""
+    if isinstance(value, dict):
+        return any(_is_set(v) for v in value.values())
+    if isinstance(value, list):
+        return bool(value)
+    return value not in (None, 0, "", False)
+
+
+def _resources(r: Reader) -> Resources:
+    rules = []
+    for d in r.objs("devices"):
+        kind = d.str("type", default="a") or "a"
+        if kind not in ("a", "c", "b"):
+            raise SpecError(d.at("type"), f"unknown device type {kind!r} (expected a, c or b)")
+        access = d.str("access", default="rwm") or "rwm"
+        if not access or set(access) - set("rwm"):
+            raise SpecError(d.at("access"), f"expected letters from 'rwm', got {access!r}")
+        if "allow" not in d.data:
+            raise SpecError(d.at("allow"), "required")
+        rules.append(DeviceRule(d.bool("allow"), kind, d.int("major", lo=-1, hi=I64),
+                                d.int("minor", lo=-1, hi=I64), access))
+    unsupported = []
+    memory = r.obj("memory")
+    limit = None
+    if memory is not None:
+        limit = memory.int("limit", lo=-1, hi=I64)
+        unsupported += [memory.at(k) for k, v in memory.data.items() if k != "limit" and _is_set(v)]
+    cpu = r.obj("cpu")
+    shares = None
+    if cpu is not None:
+        shares = cpu.int("shares", lo=0, hi=U64)
+        unsupported += [cpu.at(k) for k, v in cpu.data.items() if k != "shares" and _is_set(v)]
+    pids = r.obj("pids")
+    pids_limit = pids.int("limit", lo=-1, hi=I64) if pids is not None else None
+    for key, value in r.data.items():
+        if key not in ("devices", "memory", "cpu", "pids") and _is_set(value):
+            unsupported.append(r.at(key))
+    return Resources(tuple(rules), limit or None, pids_limit or None, shares or None, tuple(unsupported))
