@@ -7,85 +7,187 @@ usage errors are one line too and exit 2.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import signal
 import sys
-from typing import Any, NoReturn
 
 from pyrt.errors import PyrtError
 from pyrt.log import log
 from pyrt.version import SPEC_VERSION, VERSION, commit
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from typing import Any, NoReturn
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        log.error(f"{message} (see '{self.prog} --help')")
+    Flag = tuple[tuple[str, ...], str, str, Any, str]
+
+# One table drives both parsers.  A flag: (names, dest, kind, default, help); kind is
+# "bool", "value", "int" or "choice:a,b".  Positionals: (name, required, default, help).
+GLOBAL_FLAGS: list[Flag] = [
+    (("--root",), "root", "value", "/run/pyrt", "state directory (default /run/pyrt)"),
+    (("--log",), "log", "value", None, "also write messages to this file"),
+    (("--log-format",), "log_format", "choice:text,json", "text", "format of --log: text or json"),
+    (("--debug",), "debug", "bool", False, "debug messages"),
+    (("--systemd-cgroup",), "systemd_cgroup", "bool", False, "manage cgroups through systemd"),
+    (("--version", "-v"), "version", "bool", False, "print the version"),
+]
+_CREATE_FLAGS: list[Flag] = [
+    (("--bundle", "-b"), "bundle", "value", None, "bundle directory (default: the current one)"),
+    (("--pid-file",), "pid_file", "value", None, "write the init's pid to this file"),
+    (("--console-socket",), "console_socket", "value", None, "unix socket that receives the pty master"),
+    (("--no-pivot",), "no_pivot", "bool", False, "use MS_MOVE and chroot instead of pivot_root"),
+    (("--no-new-keyring",), "no_new_keyring", "bool", False, "keep the caller's session keyring"),
+    (("--preserve-fds",), "preserve_fds", "int", 0, "pass this many fds after stdio to the container"),
+]
+_ID = ("id", True, None, "container id")
+COMMANDS: dict[str, tuple[str, list[Flag], list[tuple[str, bool, Any, str]]]] = {
+    "create": ("create a container", _CREATE_FLAGS, [_ID]),
+    "run": ("create and start a container", _CREATE_FLAGS + [
+        (("--detach", "-d"), "detach", "bool", False, "do not wait for the container"),
+        (("--keep",), "keep", "bool", False, "do not delete the container after it exits"),
+    ], [("id", True, None, "container id, or a bundle directory (then the id is <dir>-<8 hex>)")]),
+    "start": ("start a created container", [], [_ID]),
+    "state": ("print a container's state as JSON", [], [_ID]),
+    "kill": ("send a signal to a container's init", [
+        (("--all", "-a"), "all", "bool", False, "signal every process in the container"),
+    ], [_ID, ("signal", False, "SIGTERM", "signal name or number (default SIGTERM)")]),
+    "delete": ("delete a container", [
+        (("--force", "-f"), "force", "bool", False, "kill a running container first"),
+    ], [_ID]),
+    "list": ("list containers", [
+        (("--format", "-f"), "format", "choice:table,json", "table", "table or json"),
+        (("--quiet", "-q"), "quiet", "bool", False, "print ids only"),
+    ], []),
+    "spec": ("write a new config.json", [
+        (("--bundle", "-b"), "bundle", "value", ".", "where to write config.json"),
+    ], []),
+}
+
+
+class Args:
+    """What either parser produces: attributes named after the flags' dests."""
+
+    command: str | None
+
+    def __init__(self, **kw: Any) -> None:
+        self.__dict__.update(kw)
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(name)
+
+
+def _convert(kind: str, value: str) -> Any:
+    if kind == "int":
+        return int(value)  # ValueError: not for the fast path
+    if kind.startswith("choice:") and value not in kind[7:].split(","):
+        raise ValueError(value)
+    return value
+
+
+def _take_flag(table: list[Flag], argv: list[str], i: int, out: dict[str, Any]) -> int:
+    """Consume one flag at argv[i]; returns the next index, or -1 when argparse must decide."""
+    arg = argv[i]
+    name, eq, inline = arg.partition("=")
+    for names, dest, kind, _default, _help in table:
+        if name in names:
+            if kind == "bool":
+                if eq:
+                    return -1
+                out[dest] = True
+                return i + 1
+            if eq:
+                value = inline
+            elif i + 1 < len(argv):
+                value, i = argv[i + 1], i + 1
+            else:
+                return -1
+            try:
+                out[dest] = _convert(kind, value)
+            except ValueError:
+                return -1
+            return i + 1
+    return -1
+
+
+def fast_parse(argv: list[str]) -> Args | None:
+    """runc's flags by hand (argparse costs ~12 ms here); None sends argv to argparse."""
+    out: dict[str, Any] = {f[1]: f[3] for f in GLOBAL_FLAGS}
+    out["command"] = None
+    i = 0
+    while i < len(argv) and argv[i].startswith("-"):
+        i = _take_flag(GLOBAL_FLAGS, argv, i, out)
+        if i < 0:
+            return None
+    if out["version"]:
+        return Args(**out)
+    if i >= len(argv) or argv[i] not in COMMANDS:
+        return None
+    cmd = out["command"] = argv[i]
+    _help, flags, positionals = COMMANDS[cmd]
+    out.update({f[1]: f[3] for f in flags})
+    given: list[str] = []
+    i += 1
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            given += argv[i + 1:]
+            break
+        if arg.startswith("-") and arg != "-":
+            i = _take_flag(flags, argv, i, out)
+            if i < 0:
+                return None
+            continue
+        given.append(arg)
+        i += 1
+    required = sum(1 for p in positionals if p[1])
+    if not required <= len(given) <= len(positionals):
+        return None
+    for index, (name, _req, default, _h) in enumerate(positionals):
+        out[name] = given[index] if index < len(given) else default
+    return Args(**out)
+
+
+def _argparser() -> argparse.ArgumentParser:
+    import argparse
+
+    class Parser(argparse.ArgumentParser):
+        def error(self, message: str) -> NoReturn:
+            log.error(f"{message} (see '{self.prog} --help')")
+            sys.exit(2)
+
+    def add(p: argparse.ArgumentParser, table: list[Flag]) -> None:
+        for names, dest, kind, default, help_ in table:
+            if kind == "bool":
+                p.add_argument(*names, dest=dest, action="store_true", help=help_)
+            elif kind.startswith("choice:"):
+                p.add_argument(*names, dest=dest, default=default, choices=kind[7:].split(","), help=help_)
+            else:
+                p.add_argument(*names, dest=dest, default=default, type=int if kind == "int" else str, help=help_)
+
+    top = Parser(prog="pyrt", description="An OCI container runtime in Python, compatible with runc's CLI.")
+    add(top, GLOBAL_FLAGS)
+    sub = top.add_subparsers(dest="command", parser_class=Parser, metavar="COMMAND")
+    for cmd, (help_, flags, positionals) in COMMANDS.items():
+        p = sub.add_parser(cmd, help=help_)
+        add(p, flags)
+        for name, req, default, phelp in positionals:
+            p.add_argument(name, nargs=None if req else "?", default=default, help=phelp)
+    return top
+
+
+def parse_args(argv: list[str]) -> Args:
+    fast = fast_parse(argv)
+    if fast is not None:
+        return fast
+    parser = _argparser()
+    ns = parser.parse_args(argv)
+    if not ns.command and not ns.version:
+        parser.print_usage(sys.stderr)
         sys.exit(2)
+    return Args(**vars(ns))
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="pyrt", description="An OCI container runtime in Python, compatible with runc's CLI.")
-    p.add_argument("--root", default="/run/pyrt", help="state directory (default /run/pyrt)")
-    p.add_argument("--log", default=None, help="also write messages to this file")
-    p.add_argument("--log-format", default="text", choices=("text", "json"))
-    p.add_argument("--debug", action="store_true")
-    p.add_argument("--systemd-cgroup", action="store_true", help="use systemd for cgroups (needs systemd)")
-    p.add_argument("--version", "-v", action="store_true", help="print the version")
-    sub = p.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
-
-    def common_create(c: argparse.ArgumentParser) -> None:
-        c.add_argument("--bundle", "-b", default=None, help="bundle directory (default: the current one)")
-        c.add_argument("--pid-file", default=None)
-        c.add_argument("--console-socket", default=None)
-        c.add_argument("--no-pivot", action="store_true")
-        c.add_argument("--no-new-keyring", action="store_true")
-        c.add_argument("--preserve-fds", type=int, default=0)
-
-    c = sub.add_parser("create", help="create a container")
-    common_create(c)
-    c.add_argument("id")
-    r = sub.add_parser("run", help="create and start a container")
-    common_create(r)
-    r.add_argument("--detach", "-d", action="store_true")
-    r.add_argument("--keep", action="store_true", help="do not delete the container after it exits")
-    r.add_argument("id", help="container id, or a bundle directory (then the id is <dir>-<8 hex>)")
-    s = sub.add_parser("start", help="start a created container")
-    s.add_argument("id")
-    s = sub.add_parser("state", help="print a container's state as JSON")
-    s.add_argument("id")
-    k = sub.add_parser("kill", help="send a signal to a container's init")
-    k.add_argument("--all", "-a", action="store_true", help="signal every process in the container")
-    k.add_argument("id")
-    k.add_argument("signal", nargs="?", default="SIGTERM")
-    d = sub.add_parser("delete", help="delete a container")
-    d.add_argument("--force", "-f", action="store_true")
-    d.add_argument("id")
-    ls = sub.add_parser("list", help="list containers")
-    ls.add_argument("--format", "-f", default="table", choices=("table", "json"))
-    ls.add_argument("--quiet", "-q", action="store_true")
-    sp = sub.add_parser("spec", help="write a new config.json")
-    sp.add_argument("--bundle", "-b", default=".")
-    return p
-
-
-def parse_signal(text: str) -> int:
-    name = text.upper()
-    if name.isdigit():
-        num = int(name)
-        if 0 < num < signal.NSIG:
-            return num
-    else:
-        if not name.startswith("SIG"):
-            name = "SIG" + name
-        sig = getattr(signal.Signals, name, None) if name in signal.Signals.__members__ else None
-        if sig is not None:
-            return int(sig)
-    raise PyrtError(f"invalid signal {text!r}")
-
-
-def _run_id(args: argparse.Namespace) -> tuple[str, str]:
+def _run_id(args: Args) -> tuple[str, str]:
     """runc's form (`run ID` in the bundle) or the mission's (`run DIR`)."""
     if args.bundle is None and os.path.isfile(os.path.join(args.id, "config.json")):
         bundle = os.path.abspath(args.id)
@@ -100,8 +202,9 @@ def _table(rows: list[dict[str, Any]]) -> str:
     return "".join("".join(c.ljust(w) for c, w in zip(row, widths)) + row[-1] + "\n" for row in cells)
 
 
-def dispatch(args: argparse.Namespace) -> int:
+def dispatch(args: Args) -> int:
     from pyrt import container
+    from pyrt.fastjson import dumps
     from pyrt.state import Store
 
     store = Store(args.root)
@@ -124,9 +227,11 @@ def dispatch(args: argparse.Namespace) -> int:
     elif cmd == "start":
         container.start(store, args.id)
     elif cmd == "state":
-        print(json.dumps(container.state(store, args.id), indent=2))
+        print(dumps(container.state(store, args.id), indent=2))
     elif cmd == "kill":
-        container.kill(store, args.id, parse_signal(args.signal), args.all)
+        from pyrt.signals import parse
+
+        container.kill(store, args.id, parse(args.signal), args.all)
     elif cmd == "delete":
         container.delete(store, args.id, force=args.force)
     elif cmd == "list":
@@ -134,7 +239,7 @@ def dispatch(args: argparse.Namespace) -> int:
         if args.quiet:
             sys.stdout.write("".join(r["id"] + "\n" for r in rows))
         elif args.format == "json":
-            print(json.dumps(rows, separators=(",", ":")))
+            print(dumps(rows))
         else:
             sys.stdout.write(_table(rows))
     elif cmd == "spec":
@@ -145,15 +250,11 @@ def dispatch(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
+    args = parse_args(sys.argv[1:] if argv is None else argv)
     log.configure(args.log, args.log_format, args.debug)
     if args.version:
         print(f"pyrt version {VERSION}\ncommit: {commit()}\nspec: {SPEC_VERSION}")
         return 0
-    if not args.command:
-        parser.print_usage(sys.stderr)
-        return 2
     try:
         return dispatch(args)
     except PyrtError as exc:

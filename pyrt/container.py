@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import errno
 import os
-import signal
 import time
-from typing import Any
 
 from pyrt import state as st
 from pyrt.errors import PyrtError, StateError
 from pyrt.log import log
+from pyrt.signals import NOT_FORWARDED, NUMBERS, SIGKILL, SIGRTMAX, SIGRTMIN
 
-FORWARDED = tuple(s for s in signal.Signals if s not in (
-    signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU,
-    signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE))
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _subreaper() -> None:
@@ -46,19 +45,22 @@ def _write_pid_file(path: str, pid: int) -> None:
 
 def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = None, no_pivot: bool = False,
            no_new_keyring: bool = False, preserve_fds: int = 0, console_socket: str | None = None) -> int:
-    from pyrt import plan as planner
+    from pyrt.bundle import plan_bundle
     from pyrt.linux import cgroups
     from pyrt.process import parent
-    from pyrt.spec import load_bundle
 
     st.validate_id(cid)
     if console_socket:
         raise PyrtError("--console-socket: terminals are not supported by this version of pyrt")
+    if preserve_fds < 0:
+        raise PyrtError(f"--preserve-fds: {preserve_fds} is negative")
     bundle = os.path.abspath(bundle)
-    spec, _raw = load_bundle(bundle)
-    debug: list[str] = []
-    plan, warnings = planner.build(spec, container_id=cid, bundle=bundle, no_pivot=no_pivot,
-                                   no_new_keyring=no_new_keyring, preserve_fds=preserve_fds, debug=debug)
+    plan, warnings, debug, hit = plan_bundle(bundle, no_pivot=no_pivot, no_new_keyring=no_new_keyring,
+                                             preserve_fds=preserve_fds)
+    plan["id"] = cid
+    if plan["cgroup"]["path"] is None:
+        plan["cgroup"]["path"] = f"/pyrt/{cid}"
+    log.debug(f"plan for {bundle}: {'from the cache' if hit else 'built'}")
     for msg in debug:
         log.debug(msg)
     for msg in warnings:
@@ -102,7 +104,7 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
 
 def _kill_and_reap(pid: int) -> None:
     try:
-        os.kill(pid, signal.SIGKILL)
+        os.kill(pid, SIGKILL)
         os.waitpid(pid, 0)
     except (ProcessLookupError, ChildProcessError):
         pass
@@ -196,7 +198,7 @@ def delete(store: st.Store, cid: str, force: bool = False) -> None:
             if not force:
                 raise StateError(f"cannot delete container {cid} that is not stopped: {status}")
             try:
-                os.kill(record["pid"], signal.SIGKILL)
+                os.kill(record["pid"], SIGKILL)
             except ProcessLookupError:
                 pass
             _wait_gone(record)
@@ -216,7 +218,7 @@ def destroy(store: st.Store, record: dict[str, Any]) -> None:
 
     leaves = record.get("cgroup_leaves", [])
     if not record.get("pid_ns") or record.get("status") == "creating":
-        cgroups.kill_all(leaves, signal.SIGKILL)
+        cgroups.kill_all(leaves, SIGKILL)
     cgroups.remove(record.get("cgroup_created", []))
     store.remove(record["id"])
 
@@ -235,15 +237,19 @@ def run(store: st.Store, cid: str, bundle: str, *, detach: bool = False, keep: b
             raise
         return 0
 
+    import _signal  # the C module: `signal` would import enum
+
     def forward(signum: int, _frame: Any) -> None:
         try:
             os.kill(pid, signum)
         except ProcessLookupError:
             pass
 
-    for sig in FORWARDED:
+    for sig in set(NUMBERS.values()) | set(range(SIGRTMIN, SIGRTMAX + 1)):
+        if sig in NOT_FORWARDED:
+            continue
         try:
-            signal.signal(sig, forward)
+            _signal.signal(sig, forward)
         except (OSError, ValueError):
             pass
     try:

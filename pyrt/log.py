@@ -4,10 +4,11 @@ per line, which Docker and Podman read to show the user why a call failed."""
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
+
+from pyrt.fastjson import dumps
 
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 
@@ -24,8 +25,8 @@ class Logger:
     def _line(self, level: str, msg: str) -> str:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         if self.fmt == "json":
-            return json.dumps({"level": level, "msg": msg, "time": stamp}) + "\n"
-        return f"time={json.dumps(stamp)} level={level} msg={json.dumps(msg)}\n"
+            return dumps({"level": level, "msg": msg, "time": stamp}) + "\n"
+        return f"time={dumps(stamp)} level={level} msg={dumps(msg)}\n"
 
     def _to_file(self, level: str, msg: str) -> bool:
         if not self.path:

@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import os
 import posixpath
-from typing import Any
 
 from pyrt import caps as capnames
 from pyrt import constants as C
 from pyrt import mountopts
+from pyrt.constants import RLIMITS
 from pyrt.errors import SpecError
-from pyrt.spec import RLIMITS, Spec
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from pyrt.spec import Spec
 
 NS_FLAGS = {
     "user": C.CLONE_NEWUSER,
@@ -46,7 +51,7 @@ DEFAULT_DEVICE_RULES = (
 )
 
 
-def build(spec: Spec, *, container_id: str, bundle: str, no_pivot: bool = False,
+def build(spec: Spec, *, bundle: str, no_pivot: bool = False,
           no_new_keyring: bool = False, preserve_fds: int = 0,
           debug: list[str] | None = None) -> tuple[dict[str, Any], list[str]]:
     """Returns (plan, warnings).  Raises SpecError for anything pyrt cannot honour."""
@@ -59,7 +64,7 @@ def build(spec: Spec, *, container_id: str, bundle: str, no_pivot: bool = False,
     if spec.process is None:
         raise SpecError("process", "required: pyrt has nothing to run without it")
     plan: dict[str, Any] = {
-        "id": container_id,
+        "id": None,  # set per container: the plan of a config is the same for every id
         "bundle": bundle,
         "rootfs": rootfs,
         "oci_version": spec.oci_version,
@@ -80,9 +85,9 @@ def build(spec: Spec, *, container_id: str, bundle: str, no_pivot: bool = False,
     plan["devices"] = _devices(spec, plan["dev_mounted"])
     plan["masked_paths"] = list(spec.linux.masked_paths)
     plan["readonly_paths"] = list(spec.linux.readonly_paths)
-    plan["sysctl"] = _sysctl(spec, plan["new_ns"])
+    plan["sysctl"] = _sysctl(spec, [ns.type for ns in spec.linux.namespaces])
     plan["process"] = _process(spec, warnings)
-    plan["cgroup"] = _cgroup(spec, container_id, plan["devices"])
+    plan["cgroup"] = _cgroup(spec, plan["devices"])
     if spec.process.apparmor_profile and not os.path.isdir("/sys/kernel/security/apparmor"):
         warnings.append("process.apparmorProfile: AppArmor is not enabled on this host; ignored (as runc does)")
     if spec.linux.mount_label:
@@ -188,6 +193,7 @@ def _devices(spec: Spec, dev_mounted: bool) -> list[dict[str, Any]]:
 
 
 def _sysctl(spec: Spec, new_ns: list[str]) -> list[list[str]]:
+    """Namespaced sysctls only, and only with their namespace in the config (new or joined)."""
     out = []
     for key, value in spec.linux.sysctl.items():
         if not key or ".." in key.split(".") or "/" in key or key.startswith("."):
@@ -237,7 +243,7 @@ def _process(spec: Spec, warnings: list[str]) -> dict[str, Any]:
     }
 
 
-def _cgroup(spec: Spec, container_id: str, devices: list[dict[str, Any]]) -> dict[str, Any]:
+def _cgroup(spec: Spec, devices: list[dict[str, Any]]) -> dict[str, Any]:
     res = spec.linux.resources
     rules: list[list[Any]] = []
     for r in res.devices:
@@ -251,9 +257,21 @@ def _cgroup(spec: Spec, container_id: str, devices: list[dict[str, Any]]) -> dic
             if d["type"] in ("c", "b"):
                 rules.append([True, d["type"], d["major"], d["minor"], "rwm"])
     return {
-        "path": spec.linux.cgroups_path or f"/pyrt/{container_id}",
+        "path": spec.linux.cgroups_path,  # None: /pyrt/<id>
         "memory_limit": res.memory_limit,
         "pids_limit": res.pids_limit,
         "cpu_shares": res.cpu_shares,
         "devices": rules,
     }
+
+
+def recheck_host(plan: dict[str, Any]) -> None:
+    """Host facts a cached plan relied on, checked again (cheap stats, no parsing)."""
+    if not os.path.isdir(plan["rootfs"]):
+        raise SpecError("root.path", f"{plan['rootfs']}: no such directory")
+    for ns_type, _flag, path in plan["join_ns"]:
+        if not os.path.exists(path):
+            raise SpecError("linux.namespaces", f"{ns_type} namespace {path}: no such file")
+    for m in plan["mounts"]:
+        if m["bind"] and not os.path.exists(m["source"]):
+            raise SpecError(f"{m['json_path']}.source", f"{m['source']}: no such file or directory")

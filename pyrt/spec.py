@@ -15,16 +15,11 @@ from typing import Any
 
 import attrs
 
+from pyrt.constants import RLIMITS
 from pyrt.errors import SpecError
 from pyrt.jsonread import Reader, parse_json_bytes
 
 NAMESPACE_TYPES = ("pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time")
-RLIMITS = {
-    "RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3, "RLIMIT_CORE": 4,
-    "RLIMIT_RSS": 5, "RLIMIT_NPROC": 6, "RLIMIT_NOFILE": 7, "RLIMIT_MEMLOCK": 8, "RLIMIT_AS": 9,
-    "RLIMIT_LOCKS": 10, "RLIMIT_SIGPENDING": 11, "RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13,
-    "RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15,
-}
 _SEMVER = re.compile(
     r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
     r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
@@ -158,17 +153,10 @@ class Spec:
 
 
 def load_bundle(bundle: str) -> tuple[Spec, bytes]:
-    """Read ``<bundle>/config.json``; returns the model and the raw bytes."""
-    config_path = os.path.join(bundle, "config.json")
-    try:
-        with open(config_path, "rb") as fh:
-            raw = fh.read()
-    except FileNotFoundError:
-        if not os.path.isdir(bundle):
-            raise SpecError("", f"bundle {bundle}: no such directory") from None
-        raise SpecError("", f"{config_path}: no such file") from None
-    except OSError as exc:
-        raise SpecError("", f"{config_path}: {exc.strerror}") from None
+    """Read and parse ``<bundle>/config.json``; returns the model and the raw bytes."""
+    from pyrt.bundle import read_config
+
+    raw, config_path = read_config(bundle)
     return parse_spec(parse_json_bytes(raw, config_path)), raw
 
 

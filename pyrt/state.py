@@ -10,22 +10,25 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import json
 import os
-import re
 import time
-from typing import Any
 
+from pyrt import fastjson
 from pyrt.errors import PyrtError, StateError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 STATE_FILE = "state.json"
 FIFO = "exec.fifo"
-_ID = re.compile(r"^[\w+\-.]+$", re.ASCII)
+_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-.")
 
 
 def validate_id(container_id: str) -> None:
     """runc's rule: letters, digits, ``_ + - .``; not ``.`` or ``..``; not empty."""
-    if not container_id or container_id in (".", "..") or not _ID.match(container_id) or len(container_id) > 1024:
+    if (not container_id or container_id in (".", "..") or not _ID_CHARS.issuperset(container_id)
+            or len(container_id) > 1024):
         raise PyrtError(f"invalid container id {container_id!r}: use letters, digits and _ + - . only")
 
 
@@ -80,14 +83,14 @@ class Store:
         path = os.path.join(self.dir(container_id), STATE_FILE)
         tmp = f"{path}.{os.getpid()}.tmp"
         with open(tmp, "w") as fh:
-            json.dump(state, fh)
+            fh.write(fastjson.dumps(state))
         os.rename(tmp, path)
 
     def read(self, container_id: str) -> dict[str, Any]:
         path = os.path.join(self.dir(container_id), STATE_FILE)
         try:
             with open(path) as fh:
-                data = json.load(fh)
+                data = fastjson.loads(fh.read())
         except FileNotFoundError:
             raise StateError("container does not exist") from None
         except (OSError, ValueError) as exc:

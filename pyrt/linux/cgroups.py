@@ -10,9 +10,12 @@ from __future__ import annotations
 import errno
 import os
 import time
-from typing import Any
 
 from pyrt.errors import SetupError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def hierarchies() -> list[dict[str, Any]]:

@@ -174,11 +174,14 @@ def close_range(first: int, last: int) -> None:
 
 def loopback_up() -> None:
     """Bring ``lo`` up in the current network namespace with one ioctl pair (no netlink)."""
+    import _socket
     import fcntl
-    import socket
-    import struct
 
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        ifreq = struct.pack("16sh14x", b"lo", 0)
-        flags = struct.unpack("16sh14x", fcntl.ioctl(sock.fileno(), 0x8913, ifreq))[1]  # SIOCGIFFLAGS
-        fcntl.ioctl(sock.fileno(), 0x8914, struct.pack("16sh14x", b"lo", flags | 0x1))  # SIOCSIFFLAGS, IFF_UP
+    sock = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
+    try:
+        ifreq = b"lo".ljust(40, b"\0")  # struct ifreq: 16-byte name, then a short of flags
+        got = fcntl.ioctl(sock.fileno(), 0x8913, ifreq)  # SIOCGIFFLAGS
+        flags = int.from_bytes(got[16:18], "little") | 0x1  # IFF_UP
+        fcntl.ioctl(sock.fileno(), 0x8914, got[:16] + flags.to_bytes(2, "little") + got[18:])  # SIOCSIFFLAGS
+    finally:
+        sock.close()

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
-import signal
-from typing import Any
 
 from pyrt.errors import InitError, ProtocolError, SetupError
 from pyrt.linux import cgroups
 from pyrt.process import sync
+from pyrt.signals import SIGKILL
 from pyrt.state import proc_stat
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _high_fd(fd: int, floor: int) -> int:
@@ -31,12 +34,11 @@ def spawn(plan: dict[str, Any], fifo_path: str, leaves: list[str]) -> tuple[int,
     from pyrt.process import child  # python-prctl and the rootfs steps: only `create` needs them
 
     floor = 3 + plan["preserve_fds"]
-    parent_sock, child_sock = sync.pair()
-    child_fd = _high_fd(child_sock.detach(), floor)
-    fifo_fd = _high_fd(os.open(fifo_path, os.O_RDWR | os.O_CLOEXEC), floor)
-    import socket
+    import _socket
 
-    child_sock = socket.socket(fileno=child_fd)
+    parent_sock, child_sock = sync.pair()
+    child_sock = _socket.socket(fileno=_high_fd(child_sock.detach(), floor))
+    fifo_fd = _high_fd(os.open(fifo_path, os.O_RDWR | os.O_CLOEXEC), floor)
     init_pid = 0
     mid = os.fork()
     if mid == 0:
@@ -67,7 +69,7 @@ def spawn(plan: dict[str, Any], fifo_path: str, leaves: list[str]) -> tuple[int,
         for pid in (init_pid, mid):
             if pid:
                 try:
-                    os.kill(pid, signal.SIGKILL)
+                    os.kill(pid, SIGKILL)
                 except ProcessLookupError:
                     pass
         for pid in (init_pid, mid):

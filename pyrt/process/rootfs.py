@@ -10,11 +10,14 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from typing import Any
 
 from pyrt.errors import SetupError
 from pyrt.linux import paths
 from pyrt.linux import sys as S
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _KEEP_FLAGS = (  # statvfs flag -> mount flag: locked flags a remount must keep
     (os.ST_NOSUID, S.MS_NOSUID), (os.ST_NODEV, S.MS_NODEV), (os.ST_NOEXEC, S.MS_NOEXEC),

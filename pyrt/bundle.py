@@ -1,0 +1,80 @@
+"""From a bundle directory to a plan: read config.json, then plan it, through the cache.
+
+A cache hit needs neither attrs (~45 ms to import here) nor pyseccomp: the
+planner's whole output is plain data keyed by everything that shapes it.
+"""
+
+from __future__ import annotations
+
+import os
+
+from pyrt import cache
+from pyrt.errors import SpecError
+from pyrt.version import VERSION
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+_LIBSECCOMP = "/usr/lib/x86_64-linux-gnu/libseccomp.so.2"
+
+
+def read_config(bundle: str) -> tuple[bytes, str]:
+    config_path = os.path.join(bundle, "config.json")
+    try:
+        with open(config_path, "rb") as fh:
+            return fh.read(), config_path
+    except FileNotFoundError:
+        if not os.path.isdir(bundle):
+            raise SpecError("", f"bundle {bundle}: no such directory") from None
+        raise SpecError("", f"{config_path}: no such file") from None
+    except OSError as exc:
+        raise SpecError("", f"{config_path}: {exc.strerror}") from None
+
+
+def _code_stamp() -> tuple[Any, ...]:
+    """Identifies this pyrt's code: a changed source file never reuses an old plan."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    newest, count = 0, 0
+    for sub in ("", "linux", "process", "seccomp"):
+        with os.scandir(os.path.join(here, sub)) as it:
+            for e in it:
+                if e.name.endswith(".py"):
+                    newest = max(newest, e.stat().st_mtime_ns)
+                    count += 1
+    return VERSION, newest, count
+
+
+def _host_stamp() -> tuple[Any, ...]:
+    try:
+        lib = os.stat(_LIBSECCOMP)
+        libseccomp: tuple[Any, ...] = (os.path.realpath(_LIBSECCOMP), lib.st_size, lib.st_mtime_ns)
+    except OSError:
+        libseccomp = ()
+    try:
+        with open("/proc/sys/kernel/cap_last_cap") as fh:
+            last_cap = fh.read()
+    except OSError:
+        last_cap = ""
+    return os.uname().release, last_cap, libseccomp
+
+
+def plan_bundle(bundle: str, **options: Any) -> tuple[dict[str, Any], list[str], list[str], bool]:
+    """(plan, warnings, debug messages, cache hit?) for the bundle's config.json."""
+    raw, config_path = read_config(bundle)
+    k = cache.key("plan", raw, bundle, sorted(options.items()), _code_stamp(), _host_stamp())
+    hit = cache.get("plans", k)
+    if isinstance(hit, dict) and hit.get("kind") == "plan" and isinstance(hit.get("plan"), dict):
+        from pyrt.plan import recheck_host
+
+        recheck_host(hit["plan"])
+        return hit["plan"], list(hit["warnings"]), list(hit["debug"]), True
+    from pyrt import plan as planner
+    from pyrt.jsonread import parse_json_bytes
+    from pyrt.spec import parse_spec
+
+    spec = parse_spec(parse_json_bytes(raw, config_path))
+    debug: list[str] = []
+    plan, warnings = planner.build(spec, bundle=bundle, debug=debug, **options)
+    cache.put("plans", k, {"kind": "plan", "plan": plan, "warnings": warnings, "debug": debug})
+    return plan, warnings, debug, False

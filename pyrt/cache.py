@@ -1,0 +1,134 @@
+"""A small content-addressed cache of plain data (marshal), for plans and seccomp BPF.
+
+Contract: entries live in ``$PYRT_CACHE_DIR`` (default /var/cache/pyrt), never
+inside a --root (where a name could be a container id); each is written to a
+temporary file and renamed into place, so concurrent pyrt processes filling the
+same entry both succeed and a reader never sees half an entry; a corrupt or
+truncated entry reads as a miss and is rebuilt; the total size is bounded and the
+oldest entries (by last use) are evicted first.  Only built-in modules are imported.
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+
+try:
+    from _sha256 import sha256
+except ImportError:  # pragma: no cover - other builds
+    from hashlib import sha256
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+MAGIC = b"pyrt-cache-1\n"
+MAX_BYTES = 64 << 20
+
+
+def cache_dir() -> str:
+    return os.environ.get("PYRT_CACHE_DIR") or "/var/cache/pyrt"
+
+
+def key(*parts: Any) -> str:
+    h = sha256()
+    for part in parts:
+        data = part if isinstance(part, bytes) else repr(part).encode()
+        h.update(len(data).to_bytes(8, "little"))
+        h.update(data)
+    return h.hexdigest()
+
+
+def _path(kind: str, k: str) -> str:
+    return os.path.join(cache_dir(), kind, k)
+
+
+def get(kind: str, k: str) -> Any:
+    """The cached value, or None on a miss (including a corrupt entry)."""
+    path = _path(kind, k)
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError:
+        return None
+    if not raw.startswith(MAGIC):
+        return None
+    try:
+        value = marshal.loads(raw[len(MAGIC):])
+    except (EOFError, ValueError, TypeError):
+        return None
+    try:
+        os.utime(path)  # last use, for eviction
+    except OSError:
+        pass
+    return value
+
+
+def put(kind: str, k: str, value: Any) -> None:
+    """Store atomically; failures to cache are never errors for the caller."""
+    directory = os.path.join(cache_dir(), kind)
+    try:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        tmp = os.path.join(directory, f".{k}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as fh:
+            fh.write(MAGIC + marshal.dumps(value))
+        os.rename(tmp, os.path.join(directory, k))
+        evict(kind)
+    except (OSError, ValueError):
+        pass
+
+
+def _entries(kind: str) -> list[tuple[float, int, str]]:
+    out = []
+    try:
+        with os.scandir(os.path.join(cache_dir(), kind)) as it:
+            for e in it:
+                try:
+                    st = e.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                out.append((st.st_mtime, st.st_size, e.path))
+    except OSError:
+        pass
+    return out
+
+
+def evict(kind: str, limit: int = MAX_BYTES) -> int:
+    """Remove the oldest entries until the kind's total is under the limit; returns how many."""
+    entries = sorted(_entries(kind))
+    total = sum(size for _, size, _ in entries)
+    removed = 0
+    for _, size, path in entries:
+        if total <= limit:
+            break
+        try:
+            os.unlink(path)
+            removed += 1
+        except OSError:
+            pass
+        total -= size
+    return removed
+
+
+def stats() -> dict[str, Any]:
+    out: dict[str, Any] = {"dir": cache_dir(), "limit_bytes_per_kind": MAX_BYTES, "kinds": {}}
+    try:
+        kinds = sorted(os.listdir(cache_dir()))
+    except OSError:
+        kinds = []
+    for kind in kinds:
+        entries = _entries(kind)
+        out["kinds"][kind] = {"entries": len(entries), "bytes": sum(size for _, size, _ in entries)}
+    return out
+
+
+def clear() -> int:
+    removed = 0
+    for kind in stats()["kinds"]:
+        for _, _, path in _entries(kind):
+            try:
+                os.unlink(path)
+                removed += 1
+            except OSError:
+                pass
+    return removed

@@ -1,0 +1,110 @@
+"""JSON for the hot commands without importing ``json`` (which pulls in ``re`` and
+``enum``: ~10 ms on this machine).  Strings go through the C helpers of ``_json``;
+the rest is a small recursive-descent reader for pyrt's own state files.  Input
+that is not plain JSON raises ValueError.
+"""
+
+from __future__ import annotations
+
+from _json import encode_basestring, scanstring
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+_WS = " \t\n\r"
+
+
+def dumps(obj: Any, indent: int | None = None, _level: int = 0) -> str:
+    if obj is None:
+        return "null"
+    if obj is True:
+        return "true"
+    if obj is False:
+        return "false"
+    if isinstance(obj, str):
+        return str(encode_basestring(obj))
+    if isinstance(obj, (int, float)):
+        return repr(obj)
+    if isinstance(obj, dict):
+        items = [f"{encode_basestring(str(k))}:{' ' if indent else ''}{dumps(v, indent, _level + 1)}"
+                 for k, v in obj.items()]
+        return _join("{", items, "}", indent, _level)
+    if isinstance(obj, (list, tuple)):
+        return _join("[", [dumps(v, indent, _level + 1) for v in obj], "]", indent, _level)
+    raise TypeError(f"cannot encode {type(obj).__name__}")
+
+
+def _join(open_: str, items: list[str], close: str, indent: int | None, level: int) -> str:
+    if not items:
+        return open_ + close
+    if not indent:
+        return open_ + ",".join(items) + close
+    pad = "\n" + " " * (indent * (level + 1))
+    return open_ + pad + ("," + pad).join(items) + "\n" + " " * (indent * level) + close
+
+
+def loads(text: str) -> Any:
+    value, end = _value(text, _skip(text, 0))
+    if _skip(text, end) != len(text):
+        raise ValueError(f"extra data at offset {end}")
+    return value
+
+
+def _skip(s: str, i: int) -> int:
+    while i < len(s) and s[i] in _WS:
+        i += 1
+    return i
+
+
+def _value(s: str, i: int) -> tuple[Any, int]:
+    if i >= len(s):
+        raise ValueError("unexpected end of input")
+    c = s[i]
+    if c == '"':
+        return scanstring(s, i + 1, True)  # type: ignore[no-any-return]
+    if c == "{":
+        out: dict[str, Any] = {}
+        i = _skip(s, i + 1)
+        if i < len(s) and s[i] == "}":
+            return out, i + 1
+        while True:
+            if i >= len(s) or s[i] != '"':
+                raise ValueError(f"expected a key at offset {i}")
+            key, i = scanstring(s, i + 1, True)
+            i = _skip(s, i)
+            if i >= len(s) or s[i] != ":":
+                raise ValueError(f"expected ':' at offset {i}")
+            out[key], i = _value(s, _skip(s, i + 1))
+            i = _skip(s, i)
+            if i < len(s) and s[i] == ",":
+                i = _skip(s, i + 1)
+                continue
+            if i < len(s) and s[i] == "}":
+                return out, i + 1
+            raise ValueError(f"expected ',' or '}}' at offset {i}")
+    if c == "[":
+        items: list[Any] = []
+        i = _skip(s, i + 1)
+        if i < len(s) and s[i] == "]":
+            return items, i + 1
+        while True:
+            item, i = _value(s, i)
+            items.append(item)
+            i = _skip(s, i)
+            if i < len(s) and s[i] == ",":
+                i = _skip(s, i + 1)
+                continue
+            if i < len(s) and s[i] == "]":
+                return items, i + 1
+            raise ValueError(f"expected ',' or ']' at offset {i}")
+    for word, val in (("true", True), ("false", False), ("null", None)):
+        if s.startswith(word, i):
+            return val, i + len(word)
+    j = i
+    while j < len(s) and s[j] in "+-0123456789.eE":
+        j += 1
+    if j == i:
+        raise ValueError(f"unexpected character {c!r} at offset {i}")
+    num = s[i:j]
+    return (float(num) if any(ch in num for ch in ".eE") else int(num)), j

@@ -1,0 +1,93 @@
+"""Interleaved wall-time medians of pyrt vs runc (see scripts/bench)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PYRT = os.path.join(ROOT, ".venv", "bin", "pyrt")
+RUNC = shutil.which("runc") or "/usr/sbin/runc"
+
+
+def make_bundle(tmp: str) -> str:
+    """bundles/busybox without seccomp, running /bin/true."""
+    with open(os.path.join(ROOT, "bundles/busybox/config.json")) as fh:
+        cfg = json.load(fh)
+    cfg["process"]["args"] = ["/bin/true"]
+    cfg["linux"].pop("seccomp", None)
+    cfg["root"]["path"] = os.path.join(ROOT, "bundles/busybox/rootfs")
+    bundle = os.path.join(tmp, "bundle")
+    os.mkdir(bundle)
+    with open(os.path.join(bundle, "config.json"), "w") as fh:
+        json.dump(cfg, fh)
+    return bundle
+
+
+def timed(argv: list[str], cwd: str) -> float:
+    t = time.perf_counter()
+    subprocess.run(argv, cwd=cwd, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 30
+    tmp = tempfile.mkdtemp(prefix="pyrt-bench-")
+    os.environ["PYRT_CACHE_DIR"] = os.path.join(tmp, "cache")
+    bundle = make_bundle(tmp)
+    roots = {"pyrt": os.path.join(tmp, "pyrt-root"), "runc": os.path.join(tmp, "runc-root")}
+    bins = {"pyrt": PYRT, "runc": RUNC}
+    cases = ["run /bin/true", "run /bin/true, cold plan cache", "create+start+delete", "state"]
+    times: dict[tuple[str, str], list[float]] = {(c, r): [] for c in cases for r in bins}
+    try:
+        for rt in bins:  # a persistent container for `state`
+            subprocess.run([bins[rt], "--root", roots[rt], "create", "-b", bundle, "bench-state"], check=True)
+        for i in range(n):
+            for rt in (("pyrt", "runc") if i % 2 == 0 else ("runc", "pyrt")):
+                b, r = bins[rt], roots[rt]
+                times[("run /bin/true", rt)].append(timed([b, "--root", r, "run", "-b", bundle, f"br{i}"], tmp))
+                os.environ["PYRT_CACHE_DIR"] = os.path.join(tmp, f"cold-cache-{i}")  # empty: plans from scratch
+                times[("run /bin/true, cold plan cache", rt)].append(
+                    timed([b, "--root", r, "run", "-b", bundle, f"bk{i}"], tmp))
+                os.environ["PYRT_CACHE_DIR"] = os.path.join(tmp, "cache")
+                pid_file = os.path.join(tmp, f"{rt}.pid")
+                t_create = timed([b, "--root", r, "create", "-b", bundle, "--pid-file", pid_file, f"bc{i}"], tmp)
+                t_start = timed([b, "--root", r, "start", f"bc{i}"], tmp)
+                with open(pid_file) as fh:
+                    _wait_exit(int(fh.read()))  # /bin/true exits at once; engines wait for that too
+                t_delete = timed([b, "--root", r, "delete", f"bc{i}"], tmp)
+                times[("create+start+delete", rt)].append(t_create + t_start + t_delete)
+                times[("state", rt)].append(timed([b, "--root", r, "state", "bench-state"], tmp))
+    finally:
+        for rt in bins:
+            subprocess.run([bins[rt], "--root", roots[rt], "delete", "--force", "bench-state"],
+                           stderr=subprocess.DEVNULL)
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"| case (median of {n}, interleaved) | pyrt ms | runc ms | pyrt/runc |")
+    print("|---|---|---|---|")
+    for c in cases:
+        p = statistics.median(times[(c, "pyrt")]) * 1000
+        r = statistics.median(times[(c, "runc")]) * 1000
+        print(f"| {c} | {p:.1f} | {r:.1f} | {p / r:.2f}x |")
+
+
+def _wait_exit(pid: int) -> None:
+    """Until the process is gone or a zombie (not timed)."""
+    for _ in range(5000):
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                if fh.read().rsplit(")", 1)[1].split()[0] in "ZX":
+                    return
+        except FileNotFoundError:
+            return
+        time.sleep(0.001)
+
+
+if __name__ == "__main__":
+    main()
