@@ -78,24 +78,37 @@ def _walk(root_fd: int, rel: str, flags: int, depth: int = 0) -> int:
             os.close(fd)
 
 
-def mkdir_all(root_fd: int, path: str, mode: int = 0o755) -> int:
-    """mkdir -p inside the root; returns an O_PATH fd of the directory."""
+def mkdir_all(root_fd: int, path: str, mode: int = 0o755, _depth: int = 0) -> int:
+    """mkdir -p inside the root; returns an O_PATH fd of the directory.
+
+    A dangling symlink on the way is followed inside the root and its target created,
+    as runc does; nothing is ever created outside the root.
+    """
+    if _depth > 40:
+        raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), path)
     parts = [p for p in _rel(path).split("/") if p != "."]
     cur = os.dup(root_fd)
     done: list[str] = []
     try:
         for name in parts:
             done.append(name)
+            prefix = "/".join(done)
             try:
-                nxt = open_in_root(root_fd, "/".join(done), _O_PATH | os.O_DIRECTORY)
+                nxt = open_in_root(root_fd, prefix, _O_PATH | os.O_DIRECTORY)
             except FileNotFoundError:
                 if name == "..":
                     raise
                 try:
                     os.mkdir(name, mode, dir_fd=cur)
                 except FileExistsError:
-                    pass  # a dangling symlink or a race: resolve again, inside the root
-                nxt = open_in_root(root_fd, "/".join(done), _O_PATH | os.O_DIRECTORY)
+                    try:
+                        target = os.readlink(name, dir_fd=cur)
+                    except OSError:
+                        target = None  # a race: resolve again below
+                    if target is not None:
+                        base = "" if target.startswith("/") else "/".join(done[:-1])
+                        os.close(mkdir_all(root_fd, f"{base}/{target}", mode, _depth + 1))
+                nxt = open_in_root(root_fd, prefix, _O_PATH | os.O_DIRECTORY)
             os.close(cur)
             cur = nxt
         return cur
@@ -104,21 +117,26 @@ def mkdir_all(root_fd: int, path: str, mode: int = 0o755) -> int:
         raise
 
 
-def ensure_file(root_fd: int, path: str, mode: int = 0o644) -> int:
+def ensure_file(root_fd: int, path: str, mode: int = 0o644, _depth: int = 0) -> int:
     """The file at ``path`` inside the root (created empty when missing); an O_PATH fd."""
+    if _depth > 40:
+        raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), path)
     try:
         return open_in_root(root_fd, path)
     except FileNotFoundError:
         pass
-    parent = mkdir_all(root_fd, os.path.dirname("/" + _rel(path)))
+    rel = _rel(path)
+    parent = mkdir_all(root_fd, os.path.dirname("/" + rel))
     try:
-        name = os.path.basename(_rel(path))
+        name = os.path.basename(rel)
         try:
             fd = os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, mode,
                          dir_fd=parent)
             os.close(fd)
         except FileExistsError:
-            pass
+            target = os.readlink(name, dir_fd=parent)  # a dangling symlink: follow it inside the root
+            base = "" if target.startswith("/") else os.path.dirname("/" + rel)
+            return ensure_file(root_fd, f"{base}/{target}", mode, _depth + 1)
         return open_in_root(root_fd, path)
     finally:
         os.close(parent)

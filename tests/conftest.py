@@ -1,0 +1,134 @@
+"""Shared fixtures.  Integration tests need root; they skip (with the reason) when not root."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PYRT = ROOT / ".venv" / "bin" / "pyrt"
+BUSYBOX = ROOT / "bundles" / "busybox"
+ROOTFS = BUSYBOX / "rootfs"
+SHARED = ROOT.parent / "shared"
+IS_ROOT = os.geteuid() == 0
+
+
+def busybox_config() -> dict[str, Any]:
+    with open(BUSYBOX / "config.json") as fh:
+        cfg: dict[str, Any] = json.load(fh)
+    cfg["root"]["path"] = str(ROOTFS)
+    return cfg
+
+
+def cgroup_dirs(cid: str) -> list[str]:
+    """Every cgroup directory on the host whose name is this container id."""
+    out = []
+    for base in Path("/sys/fs/cgroup").iterdir():
+        for d in (base / "pyrt" / cid, base / "pyrt-test" / cid):
+            if d.exists():
+                out.append(str(d))
+    return out
+
+
+def host_mounts() -> set[str]:
+    with open("/proc/self/mountinfo") as fh:
+        return {line.split()[4] for line in fh}
+
+
+class Runtime:
+    """Runs the real CLI against a private --root and checks that nothing is left behind."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.root = tmp / "state"
+        self.ids: list[str] = []
+
+    def new_id(self, prefix: str = "t") -> str:
+        cid = f"{prefix}-{uuid.uuid4().hex[:10]}"
+        self.ids.append(cid)
+        return cid
+
+    def bundle(self, cfg: dict[str, Any] | None = None, name: str | None = None, **process: Any) -> Path:
+        cfg = copy.deepcopy(cfg) if cfg is not None else busybox_config()
+        cfg.setdefault("process", {}).update(process)
+        d = self.tmp / (name or f"bundle-{uuid.uuid4().hex[:6]}")
+        d.mkdir()
+        (d / "config.json").write_text(json.dumps(cfg))
+        return d
+
+    def __call__(self, *args: str, check: bool = False, timeout: float = 60, stdin: Any = subprocess.DEVNULL,
+                 **kw: Any) -> subprocess.CompletedProcess[str]:
+        res = subprocess.run([str(PYRT), "--root", str(self.root), *args], capture_output=True, text=True,
+                             timeout=timeout, stdin=stdin, **kw)
+        if check and res.returncode != 0:
+            raise AssertionError(f"pyrt {' '.join(args)} -> {res.returncode}\n{res.stdout}\n{res.stderr}")
+        return res
+
+    def state(self, cid: str) -> dict[str, Any]:
+        res = self(*["state", cid], check=True)
+        out: dict[str, Any] = json.loads(res.stdout)
+        return out
+
+    def wait_status(self, cid: str, status: str, timeout: float = 10) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.state(cid)["status"] == status:
+                return
+            reap()
+            time.sleep(0.02)
+        raise AssertionError(f"{cid} never reached {status}: {self.state(cid)}")
+
+    def leftovers(self) -> list[str]:
+        problems = []
+        if self.root.exists():
+            problems += [f"state dir {p}" for p in self.root.iterdir()]
+        for cid in self.ids:
+            problems += [f"cgroup {d}" for d in cgroup_dirs(cid)]
+        return problems
+
+
+def reap() -> None:
+    """The test process is a child subreaper: collect the inits it inherited."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _subreaper() -> None:
+    if IS_ROOT:
+        import prctl
+
+        prctl.set_child_subreaper(True)
+
+
+@pytest.fixture
+def rt(tmp_path: Path) -> Iterator[Runtime]:
+    if not IS_ROOT:
+        pytest.skip("needs root: runs real containers")
+    if not ROOTFS.joinpath("bin", "busybox").exists():
+        pytest.skip("bundles/busybox/rootfs is missing: run scripts/setup")
+    before = host_mounts()
+    runtime = Runtime(tmp_path)
+    yield runtime
+    reap()
+    left = runtime.leftovers()  # before cleaning up: a test must not rely on this fixture to clean
+    new_mounts = host_mounts() - before
+    for cid in runtime.ids:
+        runtime("delete", "--force", cid)
+    reap()
+    assert not left, f"left behind: {left}"
+    assert not new_mounts, f"mounts left on the host: {new_mounts}"

@@ -1,0 +1,64 @@
+"""The plan cache: atomic, bounded, oldest evicted first, corrupt entries are misses."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pyrt import cache
+
+
+@pytest.fixture(autouse=True)
+def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("PYRT_CACHE_DIR", str(tmp_path))
+    return tmp_path
+
+
+def test_round_trip_and_keys() -> None:
+    k = cache.key("plan", b"config", ("opt", 1))
+    assert k != cache.key("plan", b"config", ("opt", 2))
+    assert cache.get("plans", k) is None
+    cache.put("plans", k, {"plan": {"bpf": b"\x00" * 8}})
+    assert cache.get("plans", k) == {"plan": {"bpf": b"\x00" * 8}}
+
+
+@pytest.mark.parametrize("damage", [b"", b"garbage", cache.MAGIC, cache.MAGIC + b"\xff\xfe"])
+def test_corrupt_or_truncated_entry_is_a_miss(cache_dir: Path, damage: bytes) -> None:
+    k = cache.key("x")
+    cache.put("plans", k, {"a": 1})
+    (cache_dir / "plans" / k).write_bytes(damage)
+    assert cache.get("plans", k) is None
+    cache.put("plans", k, {"a": 2})
+    assert cache.get("plans", k) == {"a": 2}
+
+
+def test_eviction_removes_oldest_first(cache_dir: Path) -> None:
+    keys = [cache.key(i) for i in range(5)]
+    for i, k in enumerate(keys):
+        cache.put("plans", k, b"x" * 1000)
+        os.utime(cache_dir / "plans" / k, (1000 + i, 1000 + i))
+    cache.get("plans", keys[0])  # used now: the newest
+    assert cache.evict("plans", limit=3 * 1100) == 2
+    left = {p.name for p in (cache_dir / "plans").iterdir()}
+    assert left == {keys[0], keys[3], keys[4]}
+
+
+def test_concurrent_writers_of_one_entry_both_succeed(cache_dir: Path) -> None:
+    code = ("import sys; from pyrt import cache\n"
+            "for i in range(200): cache.put('plans', 'same', {'n': list(range(500))})\n"
+            "assert cache.get('plans', 'same') == {'n': list(range(500))}\n")
+    env = dict(os.environ, PYRT_CACHE_DIR=str(cache_dir))
+    procs = [subprocess.Popen([sys.executable, "-c", code], env=env) for _ in range(3)]
+    assert [p.wait() for p in procs] == [0, 0, 0]
+    assert [p.name for p in (cache_dir / "plans").iterdir()] == ["same"]
+
+
+def test_stats_and_clear() -> None:
+    cache.put("plans", cache.key(1), [1])
+    assert cache.stats()["kinds"]["plans"]["entries"] == 1
+    assert cache.clear() == 1
+    assert cache.stats()["kinds"]["plans"]["entries"] == 0

@@ -1,0 +1,57 @@
+"""The hand parser agrees with argparse on every form it accepts, and defers the rest."""
+
+from __future__ import annotations
+
+import pytest
+
+from pyrt import cli
+from pyrt.errors import PyrtError
+from pyrt.signals import parse as parse_signal
+
+FORMS = [
+    ["state", "c1"],
+    ["--root", "/tmp/r", "state", "c1"],
+    ["--root=/tmp/r", "--log", "/tmp/l", "--log-format=json", "--debug", "start", "c1"],
+    ["kill", "c1"],
+    ["kill", "--all", "c1", "KILL"],
+    ["kill", "c1", "9", "-a"],
+    ["delete", "-f", "c1"],
+    ["list", "--format", "json"],
+    ["list", "-q"],
+    ["create", "--bundle", "/b", "--pid-file=/p", "--preserve-fds", "2", "--no-pivot", "c1"],
+    ["create", "-b", "/b", "--console-socket", "/s", "--no-new-keyring", "c1"],
+    ["run", "-d", "--keep", "-b", "/b", "c1"],
+    ["run", "bundles/busybox"],
+    ["spec", "-b", "/tmp"],
+]
+
+
+@pytest.mark.parametrize("argv", FORMS, ids=" ".join)
+def test_fast_parse_matches_argparse(argv: list[str]) -> None:
+    fast = cli.fast_parse(argv)
+    assert fast is not None, "the hot path should take this form"
+    slow = vars(cli._argparser().parse_args(argv))
+    assert {k: v for k, v in vars(fast).items()} == slow
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["state"], ["state", "a", "b"], ["frob"], ["list", "--format", "xml"],
+                                  ["create", "--preserve-fds", "x", "c"], ["kill", "-h"], []])
+def test_unusual_forms_go_to_argparse(argv: list[str]) -> None:
+    assert cli.fast_parse(argv) is None
+
+
+def test_version_flag() -> None:
+    args = cli.fast_parse(["--version"])
+    assert args is not None and args.version
+
+
+@pytest.mark.parametrize("text, num", [("KILL", 9), ("SIGKILL", 9), ("kill", 9), ("9", 9), ("TERM", 15),
+                                       ("SIGUSR1", 10), ("RTMIN+2", 36), ("SIGRTMAX", 64)])
+def test_signals(text: str, num: int) -> None:
+    assert parse_signal(text) == num
+
+
+@pytest.mark.parametrize("text", ["", "FOO", "0", "65", "RTMIN+40", "-1"])
+def test_bad_signals(text: str) -> None:
+    with pytest.raises(PyrtError, match="invalid signal"):
+        parse_signal(text)

@@ -1,0 +1,73 @@
+"""Resolution inside a root never leaves it, with openat2 and with the fallback walker."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pyrt.linux import paths
+
+
+@pytest.fixture(params=["openat2", "fallback"])
+def resolver(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    monkeypatch.setattr(paths, "_have_openat2", request.param == "openat2")
+    yield request.param
+
+
+@pytest.fixture
+def hostile(tmp_path: Path) -> tuple[Path, Path]:
+    """A root whose symlinks point at a 'host' directory beside it, absolutely and with '..'."""
+    host = tmp_path / "host"
+    host.mkdir()
+    (host / "secret").write_text("host data")
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "abs").symlink_to(host)
+    (root / "dots").symlink_to("../../../../../../" + str(host).lstrip("/"))
+    (root / "etc").mkdir()
+    (root / "etc" / "passwd").symlink_to("/etc/../../../etc/passwd-in-root")
+    return root, host
+
+
+def _real(fd: int) -> str:
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    finally:
+        os.close(fd)
+
+
+def test_symlinks_resolve_inside_the_root(resolver: str, hostile: tuple[Path, Path]) -> None:
+    root, host = hostile
+    rfd = os.open(root, os.O_PATH | os.O_DIRECTORY)
+    try:
+        for link in ("abs", "dots"):
+            fd = paths.mkdir_all(rfd, f"/{link}/made")
+            assert _real(fd).startswith(str(root) + "/"), link
+        fd = paths.ensure_file(rfd, "/etc/passwd")
+        assert _real(fd) == str(root / "etc" / "passwd-in-root")
+    finally:
+        os.close(rfd)
+    assert sorted(os.listdir(host)) == ["secret"], "nothing may be created on the host side"
+    assert (root / str(host).lstrip("/") / "made").is_dir()
+
+
+def test_dotdot_cannot_climb_out(resolver: str, hostile: tuple[Path, Path]) -> None:
+    root, _host = hostile
+    rfd = os.open(root, os.O_PATH | os.O_DIRECTORY)
+    try:
+        fd = paths.open_in_root(rfd, "/../../../..")
+        assert _real(fd) == str(root)
+    finally:
+        os.close(rfd)
+
+
+def test_missing_path_is_enoent(resolver: str, tmp_path: Path) -> None:
+    rfd = os.open(tmp_path, os.O_PATH | os.O_DIRECTORY)
+    try:
+        with pytest.raises(FileNotFoundError):
+            paths.open_in_root(rfd, "/nope/deeper")
+    finally:
+        os.close(rfd)

@@ -1,0 +1,100 @@
+"""The planner: pure, plain data, and it refuses what pyrt cannot honour."""
+
+from __future__ import annotations
+
+import json
+import marshal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pyrt import constants as C
+from pyrt import mountopts
+from pyrt.errors import SpecError
+from pyrt.jsonread import parse_json_bytes
+from pyrt.plan import build
+from pyrt.spec import parse_spec
+from tests.conftest import BUSYBOX, ROOTFS, busybox_config
+
+
+def plan_of(cfg: dict[str, Any], **kw: Any) -> tuple[dict[str, Any], list[str]]:
+    spec = parse_spec(parse_json_bytes(json.dumps(cfg).encode(), "config.json"))
+    return build(spec, bundle=str(BUSYBOX), **kw)
+
+
+needs_rootfs = pytest.mark.skipif(not ROOTFS.is_dir(), reason="bundles/busybox/rootfs missing: run scripts/setup")
+
+
+@needs_rootfs
+def test_plan_is_plain_data() -> None:
+    plan, warnings = plan_of(busybox_config())
+    assert marshal.loads(marshal.dumps(plan)) == plan  # marshal accepts only plain data
+    assert warnings == []
+    assert plan["clone_flags"] == (C.CLONE_NEWPID | C.CLONE_NEWNET | C.CLONE_NEWIPC | C.CLONE_NEWUTS
+                                   | C.CLONE_NEWNS)
+    assert plan["process"]["caps"]["bounding"] == (1 << 29) | (1 << 5) | (1 << 10)  # AUDIT_WRITE KILL NBS
+    assert [d["path"] for d in plan["devices"]][:3] == ["/dev/null", "/dev/zero", "/dev/full"]
+
+
+@needs_rootfs
+def test_unknown_capability_is_a_warning() -> None:
+    cfg = busybox_config()
+    cfg["process"]["capabilities"]["bounding"].append("CAP_NOPE")
+    plan, warnings = plan_of(cfg)
+    assert warnings == ["process.capabilities.bounding: ignoring unknown or unavailable capability 'CAP_NOPE'"]
+
+
+@needs_rootfs
+def test_relative_mount_destination_is_warned_and_made_absolute() -> None:
+    cfg = busybox_config()
+    cfg["mounts"].append({"destination": "data", "type": "tmpfs", "source": "tmpfs"})
+    plan, warnings = plan_of(cfg)
+    assert plan["mounts"][-1]["dest"] == "/data"
+    assert "is not absolute" in warnings[0]
+
+
+@needs_rootfs
+@pytest.mark.parametrize(
+    "mutate, expected",
+    [
+        (lambda c: c["root"].update(path="/nonexistent-rootfs"), "root.path: /nonexistent-rootfs: no such directory"),
+        (lambda c: c["linux"]["namespaces"].append({"type": "user"}), "linux.uidMappings: a new user namespace"),
+        (lambda c: c["linux"]["namespaces"][1].update(path="/nonexistent/ns"),
+         "linux.namespaces[1].path: /nonexistent/ns: no such file"),
+        (lambda c: c["linux"].update(namespaces=[{"type": "pid"}]), "linux.namespaces: a new mount namespace"),
+        (lambda c: c["linux"].update(sysctl={"kernel.panic": "1"}), "linux.sysctl.kernel.panic: not a namespaced"),
+        (lambda c: c.update(hooks={"poststop": [{"path": "/bin/true"}]}), "hooks.poststop: not supported"),
+        (lambda c: c["process"].update(terminal=True), "process.terminal: terminals are not supported"),
+        (lambda c: c["mounts"].append({"destination": "/x", "type": "bind", "source": "/nonexistent"}),
+         "mounts[7].source: /nonexistent: no such file or directory"),
+        (lambda c: c.pop("process"), "process: required"),
+    ],
+)
+def test_planner_refusals(mutate: Any, expected: str) -> None:
+    cfg = busybox_config()
+    mutate(cfg)
+    with pytest.raises(SpecError) as info:
+        plan_of(cfg)
+    assert str(info.value).startswith(expected)
+
+
+def test_mount_options_table() -> None:
+    parsed = mountopts.parse(("rbind", "ro", "nosuid", "rprivate", "rnoexec", "mode=755", "size=1k", "tmpcopyup"))
+    assert parsed["flags"] == C.MS_BIND | C.MS_REC | C.MS_RDONLY | C.MS_NOSUID
+    assert parsed["propagation"] == [C.MS_PRIVATE | C.MS_REC]
+    assert parsed["attr_set"] == C.MOUNT_ATTR_NOEXEC
+    assert parsed["data"] == "mode=755,size=1k"
+    assert parsed["extensions"] == ["tmpcopyup"]
+    assert mountopts.parse(("ro", "rw"))["flags"] == 0  # later options win, as in runc
+    assert mountopts.parse(("rro", "rrw"))["attr_clr"] == C.MOUNT_ATTR_RDONLY
+
+
+def test_every_runc_mount_option_is_known() -> None:
+    runc = Path(__file__).resolve().parents[3] / "shared" / "engines" / "runc-outputs.md"
+    if not runc.exists():
+        pytest.skip("../shared/engines/runc-outputs.md not present")
+    text = runc.read_text()
+    start = text.index('"mountOptions": [')
+    names = json.loads(text[start + len('"mountOptions": '):text.index("]", start) + 1])
+    assert set(names) <= set(mountopts.all_options())

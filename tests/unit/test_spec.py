@@ -1,0 +1,110 @@
+"""config.json parsing: every error names the JSON path; engine configs parse."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pyrt.errors import SpecError
+from pyrt.jsonread import parse_json_bytes
+from pyrt.spec import parse_spec
+from tests.conftest import SHARED, busybox_config
+
+ENGINE_CONFIGS = sorted((SHARED / "engines").glob("*.config.json"))
+
+
+def parse(cfg: dict[str, Any]) -> Any:
+    return parse_spec(parse_json_bytes(json.dumps(cfg).encode(), "config.json"))
+
+
+def error(cfg: dict[str, Any]) -> str:
+    with pytest.raises(SpecError) as info:
+        parse(cfg)
+    return str(info.value)
+
+
+def test_busybox_bundle_parses() -> None:
+    spec = parse(busybox_config())
+    assert spec.process is not None and spec.process.no_new_privileges
+    assert [ns.type for ns in spec.linux.namespaces] == ["pid", "network", "ipc", "uts", "mount"]
+
+
+@pytest.mark.skipif(not ENGINE_CONFIGS, reason="../shared/engines not present")
+@pytest.mark.parametrize("path", ENGINE_CONFIGS, ids=lambda p: p.name)
+def test_engine_configs_parse(path: Path) -> None:
+    spec = parse_spec(parse_json_bytes(path.read_bytes(), str(path)))
+    assert spec.process is not None and spec.process.args
+
+
+def test_unknown_namespace_names_the_path() -> None:
+    cfg = busybox_config()
+    cfg["linux"]["namespaces"][2]["type"] = "foo"
+    assert error(cfg) == "linux.namespaces[2].type: unknown namespace 'foo'"
+
+
+@pytest.mark.parametrize(
+    "mutate, expected",
+    [
+        (lambda c: c.pop("ociVersion"), "ociVersion: required"),
+        (lambda c: c.update(ociVersion="banana"), "ociVersion: 'banana' is not a SemVer version"),
+        (lambda c: c.update(ociVersion="1.0"), "ociVersion: '1.0' is not a SemVer version"),
+        (lambda c: c.pop("root"), "root: required"),
+        (lambda c: c["root"].update(path=7), "root.path: expected a string, got number"),
+        (lambda c: c["process"].update(args=[]), "process.args: must name the program to run"),
+        (lambda c: c["process"].update(args="sh"), "process.args: expected an array, got string"),
+        (lambda c: c["process"].update(cwd="tmp"), "process.cwd: must be an absolute path"),
+        (lambda c: c["process"]["user"].update(uid=-1), "process.user.uid: -1 is out of range"),
+        (lambda c: c["process"]["user"].update(uid=True), "process.user.uid: expected an integer, got boolean"),
+        (lambda c: c["process"]["rlimits"][0].update(type="RLIMIT_BOGUS"),
+         "process.rlimits[0].type: unknown rlimit 'RLIMIT_BOGUS'"),
+        (lambda c: c["process"]["rlimits"][0].update(soft=2048),
+         "process.rlimits[0]: soft limit 2048 is above the hard limit 1024"),
+        (lambda c: c["process"].update(env=["NOEQUALS"]), "process.env[0]: expected KEY=VALUE"),
+        (lambda c: c["mounts"][0].update(destination=""), "mounts[0].destination: must not be empty"),
+        (lambda c: c["linux"]["namespaces"].append({"type": "pid"}),
+         "linux.namespaces[5].type: namespace 'pid' given twice"),
+        (lambda c: c["linux"].update(rootfsPropagation="sideways"),
+         "linux.rootfsPropagation: unknown propagation 'sideways'"),
+        (lambda c: c["linux"]["resources"]["devices"][0].update(access="rwx"),
+         "linux.resources.devices[0].access: expected letters from 'rwm'"),
+        (lambda c: c.update(linux=[]), "linux: expected an object, got array"),
+    ],
+)
+def test_errors_name_the_json_path(mutate: Any, expected: str) -> None:
+    cfg = busybox_config()
+    mutate(cfg)
+    assert error(cfg).startswith(expected)
+
+
+def test_duplicate_keys_are_refused() -> None:
+    with pytest.raises(SpecError, match='config.json: duplicate key "hostname"'):
+        parse_json_bytes(b'{"hostname": "a", "hostname": "b"}', "config.json")
+
+
+def test_invalid_utf8_and_json() -> None:
+    with pytest.raises(SpecError, match="not valid UTF-8"):
+        parse_json_bytes(b'{"a": "\xff"}', "config.json")
+    with pytest.raises(SpecError, match=r"invalid JSON: .*line 1 column"):
+        parse_json_bytes(b"{nope", "config.json")
+
+
+def test_unknown_fields_are_ignored() -> None:
+    cfg = busybox_config()
+    cfg["somethingNew"] = {"x": 1}
+    cfg["process"]["alsoNew"] = True
+    assert parse(cfg).hostname == cfg["hostname"]
+
+
+def test_fields_pyrt_cannot_honour_are_recorded() -> None:
+    cfg = busybox_config()
+    cfg["hooks"] = {"prestart": [{"path": "/bin/true"}]}
+    cfg["linux"]["intelRdt"] = {"closID": "x"}
+    cfg["linux"]["resources"]["blockIO"] = {"weight": 100}
+    cfg["linux"]["resources"]["cpu"] = {"shares": 0, "quota": 0}  # zeros mean unset, as engines send them
+    spec = parse(cfg)
+    assert spec.unsupported == ("hooks.prestart",)
+    assert spec.linux.unsupported == ("linux.intelRdt",)
+    assert spec.linux.resources.unsupported == ("linux.resources.blockIO",)

@@ -1,0 +1,63 @@
+"""Ids, the state store and the small JSON codec of the hot commands."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from pyrt import fastjson
+from pyrt.errors import PyrtError, StateError
+from pyrt.state import Store, status, validate_id
+
+
+@pytest.mark.parametrize("cid", ["a", "abc-DEF_1.2+3", "x" * 200])
+def test_valid_ids(cid: str) -> None:
+    validate_id(cid)
+
+
+@pytest.mark.parametrize("cid", ["", ".", "..", "../../x", "a/b", "a b", "é", "a\x00b", "x" * 1025])
+def test_invalid_ids(cid: str) -> None:
+    with pytest.raises(PyrtError, match="invalid container id"):
+        validate_id(cid)
+
+
+def test_store_claims_an_id_once(tmp_path: Path) -> None:
+    store = Store(str(tmp_path / "root"))
+    fd = store.create("c1")
+    os.close(fd)
+    with pytest.raises(StateError, match="already exists"):
+        store.create("c1")
+    with pytest.raises(StateError, match="container does not exist"):
+        store.read("c2")
+
+
+def test_write_is_atomic_and_status_derived(tmp_path: Path) -> None:
+    store = Store(str(tmp_path))
+    os.close(store.create("c1"))
+    record = {"id": "c1", "pid": os.getpid(), "init_start_time": -1, "status": "created"}
+    store.write("c1", record)
+    assert store.read("c1") == record
+    assert [p.name for p in (tmp_path / "c1").iterdir()] == ["state.json"]  # no temp file left
+    assert status(store, record) == "stopped"  # same pid, another start time: pid reuse is caught
+    store.remove("c1")
+    assert not (tmp_path / "c1").exists()
+
+
+@pytest.mark.parametrize("value", [
+    {"a": 1, "b": [1, 2, {"c": None}], "d": True, "e": False, "f": "x\"y\\z\n\u00e9\U0001f600"},
+    [], {}, "", 0, -5, 1.5, [[[]]], {"k": {"n": -1234567890123}},
+])
+def test_fastjson_round_trip(value: object) -> None:
+    assert fastjson.loads(fastjson.dumps(value)) == value
+    assert json.loads(fastjson.dumps(value)) == value
+    assert fastjson.loads(json.dumps(value)) == value
+    assert json.loads(fastjson.dumps(value, indent=2)) == value
+
+
+@pytest.mark.parametrize("text", ["", "{", "[1,]", "{\"a\" 1}", "nul", "1 2", "{1: 2}"])
+def test_fastjson_rejects_garbage(text: str) -> None:
+    with pytest.raises(ValueError):
+        fastjson.loads(text)
