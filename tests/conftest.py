@@ -6,6 +6,7 @@ import copy
 import json
 import os
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -67,8 +68,14 @@ class Runtime:
 
     def __call__(self, *args: str, check: bool = False, timeout: float = 60, stdin: Any = subprocess.DEVNULL,
                  **kw: Any) -> subprocess.CompletedProcess[str]:
-        res = subprocess.run([str(PYRT), "--root", str(self.root), *args], capture_output=True, text=True,
-                             timeout=timeout, stdin=stdin, **kw)
+        # Files, not pipes: `create` and `run -d` leave the container holding the caller's stdio,
+        # and a pipe would not reach EOF until the container exits.
+        with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+            proc = subprocess.run([str(PYRT), "--root", str(self.root), *args], stdout=out, stderr=err,
+                                  timeout=timeout, stdin=stdin, **kw)
+            out.seek(0)
+            err.seek(0)
+            res = subprocess.CompletedProcess(proc.args, proc.returncode, out.read(), err.read())
         if check and res.returncode != 0:
             raise AssertionError(f"pyrt {' '.join(args)} -> {res.returncode}\n{res.stdout}\n{res.stderr}")
         return res
@@ -132,3 +139,20 @@ def rt(tmp_path: Path) -> Iterator[Runtime]:
     reap()
     assert not left, f"left behind: {left}"
     assert not new_mounts, f"mounts left on the host: {new_mounts}"
+
+
+def schema_validator(name: str) -> Any:
+    """A Draft 4 validator for one of ../shared/runtime-spec-schema/*.json, references resolved."""
+    jsonschema = pytest.importorskip("jsonschema")
+    referencing = pytest.importorskip("referencing")
+    from referencing.jsonschema import DRAFT4
+
+    schema_dir = SHARED / "runtime-spec-schema"
+    if not schema_dir.exists():
+        pytest.skip("../shared/runtime-spec-schema not present")
+    registry = referencing.Registry()
+    for f in schema_dir.glob("*.json"):
+        resource = referencing.Resource.from_contents(json.loads(f.read_text()), default_specification=DRAFT4)
+        registry = registry.with_resource(f.name, resource)
+    schema = json.loads((schema_dir / name).read_text())
+    return jsonschema.Draft4Validator(schema, registry=registry)

@@ -1,0 +1,167 @@
+"""What the process sees inside: pid 1, hostname, user, capabilities, fds, masked and read-only paths."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import Runtime, busybox_config
+
+pytestmark = pytest.mark.root
+
+
+def inside(rt: Runtime, script: str, cfg: dict[str, Any] | None = None, **kw: Any) -> str:
+    res = rt("run", "-b", str(rt.bundle(cfg, args=["sh", "-c", script])), rt.new_id(), **kw)
+    assert res.returncode == 0, res.stderr
+    return res.stdout
+
+
+def status_fields(text: str) -> dict[str, str]:
+    return dict(line.split(":\t", 1) for line in text.splitlines() if ":\t" in line)
+
+
+def test_pid_hostname_and_user(rt: Runtime) -> None:
+    assert inside(rt, "echo $$; hostname; id") == "1\npyrt-busybox\nuid=0(root) gid=0(root)\n"
+
+
+def test_process_user_groups_umask_env_cwd(rt: Runtime) -> None:
+    cfg = busybox_config()
+    cfg["process"]["user"] = {"uid": 65534, "gid": 65534, "additionalGids": [5, 7], "umask": 0o077}
+    cfg["process"]["env"] = ["PATH=/bin:/usr/bin", "GREETING=hello world"]
+    cfg["process"]["cwd"] = "/tmp"
+    out = inside(rt, "id; umask; echo $GREETING; pwd", cfg)
+    assert out == "uid=65534(nobody) gid=65534(nogroup) groups=5,7\n0077\nhello world\n/tmp\n"
+
+
+def test_capabilities_nnp_and_seccomp_fields(rt: Runtime) -> None:
+    fields = status_fields(inside(rt, "cat /proc/self/status"))
+    caps = 1 << 29 | 1 << 5 | 1 << 10  # AUDIT_WRITE, KILL, NET_BIND_SERVICE (runc spec's set)
+    assert int(fields["CapBnd"], 16) == caps
+    assert int(fields["CapEff"], 16) == caps
+    assert int(fields["CapPrm"], 16) == caps
+    assert int(fields["CapInh"], 16) == 0
+    assert int(fields["CapAmb"], 16) == 0
+    assert fields["NoNewPrivs"] == "1"
+    assert fields["Seccomp"] == "0"
+
+
+def test_ambient_and_inheritable_when_asked(rt: Runtime) -> None:
+    cfg = busybox_config()
+    cfg["process"]["user"] = {"uid": 1000, "gid": 1000}
+    c = cfg["process"]["capabilities"]
+    c["inheritable"] = ["CAP_NET_BIND_SERVICE"]
+    c["ambient"] = ["CAP_NET_BIND_SERVICE"]
+    fields = status_fields(inside(rt, "cat /proc/self/status", cfg))
+    assert int(fields["CapAmb"], 16) == 1 << 10
+    assert int(fields["CapInh"], 16) == 1 << 10
+    assert int(fields["CapEff"], 16) == 1 << 10  # a non-root user keeps only the ambient set across exec
+
+
+def test_only_stdio_reaches_the_process(rt: Runtime) -> None:
+    r, w = os.pipe()
+    extra = os.open("/", os.O_RDONLY)  # a host directory fd: must never reach the container
+    try:
+        os.set_inheritable(extra, True)
+        os.set_inheritable(r, True)
+        out = inside(rt, "ls /proc/self/fd", pass_fds=(r, w, extra))
+    finally:
+        for fd in (r, w, extra):
+            os.close(fd)
+    assert out.split() == ["0", "1", "2", "3"]  # 3 is ls's own directory fd
+
+
+def test_preserve_fds(rt: Runtime, tmp_path: Path) -> None:
+    f = tmp_path / "data"
+    f.write_text("through fd 3\n")
+    fd = os.open(f, os.O_RDONLY)
+    try:
+        if fd != 3:
+            os.dup2(fd, 3)
+        res = rt("run", "--preserve-fds", "1", "-b", str(rt.bundle(args=["sh", "-c", "cat <&3"])), rt.new_id(),
+                 pass_fds=(3,))
+    finally:
+        os.close(fd)
+        if fd != 3:
+            os.close(3)
+    assert (res.returncode, res.stdout) == (0, "through fd 3\n"), res.stderr
+
+
+def test_masked_and_readonly_paths(rt: Runtime) -> None:
+    script = ("cat /proc/timer_list | wc -c; ls /proc/acpi | wc -l; "
+              "echo x > /proc/sys/kernel/domainname 2>/dev/null && echo writable || echo read-only; "
+              "echo x > /proc/sysrq-trigger 2>/dev/null && echo writable || echo read-only; "
+              "touch /proc/keys 2>/dev/null; cat /proc/keys | wc -c")
+    assert inside(rt, script).split() == ["0", "0", "read-only", "read-only", "0"]
+
+
+def test_readonly_root_and_writable_tmpfs(rt: Runtime) -> None:
+    out = inside(rt, "touch /etc/x 2>/dev/null && echo rw || echo ro; touch /dev/shm/x && echo shm-rw")
+    assert out == "ro\nshm-rw\n"
+
+
+def test_devices_and_links(rt: Runtime) -> None:
+    out = inside(rt, "for d in null zero full random urandom tty; do [ -c /dev/$d ] && echo -n $d,; done; echo; "
+                     "for l in fd stdin stdout stderr ptmx; do readlink /dev/$l; done; head -c 3 /dev/zero | wc -c")
+    assert out == ("null,zero,full,random,urandom,tty,\n/proc/self/fd\n/proc/self/fd/0\n/proc/self/fd/1\n"
+                   "/proc/self/fd/2\npts/ptmx\n3\n")
+
+
+def test_rlimits_and_oom_score(rt: Runtime) -> None:
+    cfg = busybox_config()
+    cfg["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 512, "hard": 1000},
+                                 {"type": "RLIMIT_CORE", "soft": 0, "hard": 0}]
+    cfg["process"]["oomScoreAdj"] = 123
+    assert inside(rt, "ulimit -n; ulimit -Hn; ulimit -c; cat /proc/self/oom_score_adj", cfg) == "512\n1000\n0\n123\n"
+
+
+def test_network_namespace_has_lo_up(rt: Runtime) -> None:
+    out = inside(rt, "cat /sys/class/net/lo/operstate /sys/class/net/lo/flags; ls /sys/class/net")
+    lines = out.split()
+    assert int(lines[1], 16) & 1  # IFF_UP
+    assert lines[2:] == ["lo"]
+
+
+def test_sysctl_in_the_container_namespace(rt: Runtime) -> None:
+    cfg = busybox_config()
+    cfg["linux"]["sysctl"] = {"net.ipv4.ip_unprivileged_port_start": "0", "kernel.shmmni": "1234"}
+    host_before = Path("/proc/sys/kernel/shmmni").read_text()
+    out = inside(rt, "cat /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/kernel/shmmni", cfg)
+    assert out == "0\n1234\n"
+    assert Path("/proc/sys/kernel/shmmni").read_text() == host_before
+
+
+def test_no_pivot_and_session_keyring(rt: Runtime) -> None:
+    res = rt("run", "--no-pivot", "-b", str(rt.bundle(args=["sh", "-c", "ls /bin/busybox; cat /proc/self/cgroup | "
+                                                         "grep -c pyrt"])), rt.new_id())
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines()[0] == "/bin/busybox"
+
+
+def test_bind_mounts_with_options(rt: Runtime, tmp_path: Path) -> None:
+    src = tmp_path / "data"
+    src.mkdir()
+    (src / "f").write_text("bound\n")
+    cfg = busybox_config()
+    cfg["mounts"] += [
+        {"destination": "/data", "type": "bind", "source": str(src), "options": ["rbind", "ro", "nosuid"]},
+        {"destination": "/file", "type": "bind", "source": str(src / "f"), "options": ["bind"]},
+        {"destination": "/etc/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup", "mode=755"]},
+    ]
+    out = inside(rt, "cat /data/f /file; touch /data/g 2>/dev/null || echo ro; grep -c ' /data ' /proc/mounts", cfg)
+    assert out == "bound\nbound\nro\n1\n"
+    assert sorted(p.name for p in src.iterdir()) == ["f"]
+
+
+def test_user_namespace_with_mappings(rt: Runtime) -> None:
+    cfg = busybox_config()
+    cfg["linux"]["namespaces"].append({"type": "user"})
+    cfg["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    cfg["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    cfg["root"]["readonly"] = True
+    out = inside(rt, "id -u; cat /proc/self/uid_map", cfg)
+    lines = out.split("\n")
+    assert lines[0] == "0"
+    assert lines[1].split() == ["0", "100000", "65536"]
