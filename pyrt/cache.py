@@ -36,7 +36,7 @@ def key(*parts: Any) -> str:
         data = part if isinstance(part, bytes) else repr(part).encode()
         h.update(len(data).to_bytes(8, "little"))
         h.update(data)
-    return h.hexdigest()
+    return str(h.hexdigest())
 
 
 def _path(kind: str, k: str) -> str:

@@ -199,7 +199,7 @@ def _table(rows: list[dict[str, Any]]) -> str:
     header = ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
     cells = [header] + [[r["id"], str(r["pid"]), r["status"], r["bundle"], r["created"], r["owner"]] for r in rows]
     widths = [max(12, max(len(row[i]) for row in cells) + 3) for i in range(len(header) - 1)]
-    return "".join("".join(c.ljust(w) for c, w in zip(row, widths)) + row[-1] + "\n" for row in cells)
+    return "".join("".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + row[-1] + "\n" for row in cells)
 
 
 def dispatch(args: Args) -> int:

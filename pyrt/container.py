@@ -23,9 +23,10 @@ if TYPE_CHECKING:
 
 
 def _subreaper() -> None:
+    from pyrt import constants as C
     from pyrt.linux import sys as S
 
-    S.prctl(S.PR_SET_CHILD_SUBREAPER, 1)
+    S.prctl(C.PR_SET_CHILD_SUBREAPER, 1)
 
 
 def _write_pid_file(path: str, pid: int) -> None:
@@ -180,9 +181,11 @@ def _wait_gone(record: dict[str, Any], timeout: float = 10.0) -> None:
 
 def delete(store: st.Store, cid: str, force: bool = False) -> None:
     st.validate_id(cid)
-    fd = store.lock(cid, missing_ok=force)
+    fd = store.try_lock(cid)
     if fd is None:
-        return
+        if force:
+            return
+        raise StateError("container does not exist")
     try:
         try:
             record = store.read(cid)

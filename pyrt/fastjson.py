@@ -62,7 +62,8 @@ def _value(s: str, i: int) -> tuple[Any, int]:
         raise ValueError("unexpected end of input")
     c = s[i]
     if c == '"':
-        return scanstring(s, i + 1, True)  # type: ignore[no-any-return]
+        value, end = scanstring(s, i + 1, True)
+        return value, end
     if c == "{":
         out: dict[str, Any] = {}
         i = _skip(s, i + 1)

@@ -73,7 +73,7 @@ class Reader:
             return None
         return Reader(value, self.at(key))
 
-    def str(self, key: str, default: str | None = None, required: bool = False) -> str | None:
+    def string(self, key: str, default: str | None = None, required: bool = False) -> str | None:
         value = self.data.get(key)
         if value is None:
             if required:
@@ -85,7 +85,7 @@ class Reader:
             raise SpecError(self.at(key), "contains a NUL byte")
         return value
 
-    def int(self, key: str, default: int | None = None, lo: int = -(2**63), hi: int = 2**64 - 1,
+    def integer(self, key: str, default: int | None = None, lo: int = -(2**63), hi: int = 2**64 - 1,
             required: bool = False) -> int | None:
         value = self.data.get(key)
         if value is None:
@@ -94,7 +94,7 @@ class Reader:
             return default
         return check_int(value, self.at(key), lo, hi)
 
-    def bool(self, key: str, default: bool = False) -> bool:
+    def boolean(self, key: str, default: bool = False) -> bool:
         value = self.data.get(key)
         if value is None:
             return default
@@ -102,7 +102,7 @@ class Reader:
             raise SpecError(self.at(key), f"expected a boolean, got {_typename(value)}")
         return value
 
-    def list(self, key: str) -> list[tuple[Any, str]]:
+    def array(self, key: str) -> list[tuple[Any, str]]:
         value = self.data.get(key)
         if value is None:
             return []
@@ -111,11 +111,11 @@ class Reader:
         return [(item, f"{self.at(key)}[{i}]") for i, item in enumerate(value)]
 
     def objs(self, key: str) -> list[Reader]:
-        return [Reader(item, path) for item, path in self.list(key)]
+        return [Reader(item, path) for item, path in self.array(key)]
 
     def strs(self, key: str) -> tuple[str, ...]:
         out = []
-        for item, path in self.list(key):
+        for item, path in self.array(key):
             if not isinstance(item, str):
                 raise SpecError(path, f"expected a string, got {_typename(item)}")
             if "\x00" in item:
@@ -124,7 +124,7 @@ class Reader:
         return tuple(out)
 
     def ints(self, key: str, lo: int = 0, hi: int = 2**32 - 1) -> tuple[int, ...]:
-        return tuple(check_int(item, path, lo, hi) for item, path in self.list(key))
+        return tuple(check_int(item, path, lo, hi) for item, path in self.array(key))
 
     def strmap(self, key: str) -> dict[str, str]:
         sub = self.obj(key)
@@ -132,7 +132,7 @@ class Reader:
             return {}
         out = {}
         for name in sub.data:
-            out[name] = sub.str(name, default="") or ""
+            out[name] = sub.string(name, default="") or ""
         return out
 
 

@@ -9,7 +9,6 @@ No syscalls here.
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Any
 
@@ -162,14 +161,14 @@ def load_bundle(bundle: str) -> tuple[Spec, bytes]:
 
 def parse_spec(data: Any) -> Spec:
     top = Reader(data, "")
-    version = top.str("ociVersion", required=True) or ""
+    version = top.string("ociVersion", required=True) or ""
     if not _SEMVER.match(version):
         raise SpecError("ociVersion", f"{version!r} is not a SemVer version")
     if not version.startswith("1."):
         raise SpecError("ociVersion", f"unsupported major version in {version!r} (pyrt implements 1.x)")
     root = top.obj("root", required=True)
     assert root is not None
-    root_path = root.str("path", required=True) or ""
+    root_path = root.string("path", required=True) or ""
     if not root_path:
         raise SpecError("root.path", "must not be empty")
     proc = top.obj("process")
@@ -178,15 +177,15 @@ def parse_spec(data: Any) -> Spec:
     hooks = top.obj("hooks")
     if hooks is not None:
         for name in hooks.data:
-            if hooks.list(name):
+            if hooks.array(name):
                 unsupported.append(f"hooks.{name}")
     return Spec(
         oci_version=version,
         root_path=root_path,
-        root_readonly=root.bool("readonly"),
+        root_readonly=root.boolean("readonly"),
         process=_process(proc) if proc is not None else None,
-        hostname=top.str("hostname"),
-        domainname=top.str("domainname"),
+        hostname=top.string("hostname"),
+        domainname=top.string("domainname"),
         mounts=tuple(_mount(m) for m in top.objs("mounts")),
         annotations=top.strmap("annotations"),
         linux=_linux(linux),
@@ -195,28 +194,28 @@ def parse_spec(data: Any) -> Spec:
 
 
 def _mount(r: Reader) -> Mount:
-    dest = r.str("destination", required=True) or ""
+    dest = r.string("destination", required=True) or ""
     if not dest:
         raise SpecError(r.at("destination"), "must not be empty")
     for key in ("uidMappings", "gidMappings"):
-        if r.list(key):
+        if r.array(key):
             raise SpecError(r.at(key), "idmapped mounts are not supported yet")
-    return Mount(dest, r.str("type"), r.str("source"), r.strs("options"), r.path)
+    return Mount(dest, r.string("type"), r.string("source"), r.strs("options"), r.path)
 
 
 def _process(r: Reader) -> Process:
     args = r.strs("args")
     if not args:
         raise SpecError(r.at("args"), "must name the program to run (got an empty list)")
-    cwd = r.str("cwd", required=True) or ""
+    cwd = r.string("cwd", required=True) or ""
     if not cwd.startswith("/"):
         raise SpecError(r.at("cwd"), f"must be an absolute path, got {cwd!r}")
     user_r = r.obj("user", required=True)
     assert user_r is not None
     user = User(
-        uid=user_r.int("uid", required=True, lo=0, hi=U32) or 0,
-        gid=user_r.int("gid", required=True, lo=0, hi=U32) or 0,
-        umask=user_r.int("umask", lo=0, hi=0o7777),
+        uid=user_r.integer("uid", required=True, lo=0, hi=U32) or 0,
+        gid=user_r.integer("gid", required=True, lo=0, hi=U32) or 0,
+        umask=user_r.integer("umask", lo=0, hi=0o7777),
         additional_gids=user_r.ints("additionalGids"),
     )
     caps_r = r.obj("capabilities")
@@ -226,14 +225,14 @@ def _process(r: Reader) -> Process:
     rlimits = []
     seen = set()
     for rl in r.objs("rlimits"):
-        name = rl.str("type", required=True) or ""
+        name = rl.string("type", required=True) or ""
         if name not in RLIMITS:
             raise SpecError(rl.at("type"), f"unknown rlimit {name!r}")
         if name in seen:
             raise SpecError(rl.at("type"), f"duplicate rlimit {name}")
         seen.add(name)
-        soft = rl.int("soft", required=True, lo=0, hi=U64) or 0
-        hard = rl.int("hard", required=True, lo=0, hi=U64) or 0
+        soft = rl.integer("soft", required=True, lo=0, hi=U64) or 0
+        hard = rl.integer("hard", required=True, lo=0, hi=U64) or 0
         if soft > hard:
             raise SpecError(rl.path, f"soft limit {soft} is above the hard limit {hard}")
         rlimits.append(Rlimit(name, soft, hard))
@@ -242,21 +241,21 @@ def _process(r: Reader) -> Process:
             raise SpecError(f"{r.at('env')}[{i}]", f"expected KEY=VALUE, got {env!r}")
     console = r.obj("consoleSize")
     if console is not None:
-        console.int("height", lo=0, hi=U32)
-        console.int("width", lo=0, hi=U32)
+        console.integer("height", lo=0, hi=U32)
+        console.integer("width", lo=0, hi=U32)
     unsupported = [r.at(k) for k in ("scheduler", "ioPriority", "execCPUAffinity") if r.has(k)]
     return Process(
-        terminal=r.bool("terminal"),
+        terminal=r.boolean("terminal"),
         user=user,
         args=args,
         env=r.strs("env"),
         cwd=cwd,
         capabilities=caps,
         rlimits=tuple(rlimits),
-        no_new_privileges=r.bool("noNewPrivileges"),
-        oom_score_adj=r.int("oomScoreAdj", lo=-1000, hi=1000),
-        apparmor_profile=r.str("apparmorProfile", default="") or "",
-        selinux_label=r.str("selinuxLabel", default="") or "",
+        no_new_privileges=r.boolean("noNewPrivileges"),
+        oom_score_adj=r.integer("oomScoreAdj", lo=-1000, hi=1000),
+        apparmor_profile=r.string("apparmorProfile", default="") or "",
+        selinux_label=r.string("selinuxLabel", default="") or "",
         unsupported=tuple(unsupported),
     )
 
@@ -265,36 +264,36 @@ def _linux(r: Reader) -> Linux:
     namespaces = []
     seen = set()
     for ns in r.objs("namespaces"):
-        kind = ns.str("type", required=True) or ""
+        kind = ns.string("type", required=True) or ""
         if kind not in NAMESPACE_TYPES:
             raise SpecError(ns.at("type"), f"unknown namespace {kind!r}")
         if kind in seen:
             raise SpecError(ns.at("type"), f"namespace {kind!r} given twice")
         seen.add(kind)
-        path = ns.str("path")
+        path = ns.string("path")
         if path is not None and not path.startswith("/"):
             raise SpecError(ns.at("path"), f"must be an absolute path, got {path!r}")
         namespaces.append(Namespace(kind, path or None))
     devices = []
     for d in r.objs("devices"):
-        kind = d.str("type", required=True) or ""
+        kind = d.string("type", required=True) or ""
         if kind not in ("c", "b", "u", "p"):
             raise SpecError(d.at("type"), f"unknown device type {kind!r} (expected c, b, u or p)")
-        path = d.str("path", required=True) or ""
+        path = d.string("path", required=True) or ""
         if not path.startswith("/dev/"):
             raise SpecError(d.at("path"), f"must be a path under /dev, got {path!r}")
         needs_numbers = kind != "p"
         devices.append(Device(
             type=kind,
             path=path,
-            major=d.int("major", required=needs_numbers, lo=0, hi=U32) or 0,
-            minor=d.int("minor", required=needs_numbers, lo=0, hi=U32) or 0,
-            file_mode=d.int("fileMode", lo=0, hi=0o7777),
-            uid=d.int("uid", lo=0, hi=U32),
-            gid=d.int("gid", lo=0, hi=U32),
+            major=d.integer("major", required=needs_numbers, lo=0, hi=U32) or 0,
+            minor=d.integer("minor", required=needs_numbers, lo=0, hi=U32) or 0,
+            file_mode=d.integer("fileMode", lo=0, hi=0o7777),
+            uid=d.integer("uid", lo=0, hi=U32),
+            gid=d.integer("gid", lo=0, hi=U32),
         ))
     seccomp = r.obj("seccomp")
-    propagation = r.str("rootfsPropagation")
+    propagation = r.string("rootfsPropagation")
     if propagation not in (None, "", "private", "rprivate", "slave", "rslave", "shared", "rshared",
                            "unbindable", "runbindable"):
         raise SpecError(r.at("rootfsPropagation"), f"unknown propagation {propagation!r}")
@@ -306,14 +305,14 @@ def _linux(r: Reader) -> Linux:
         uid_mappings=tuple(_idmaps(r, "uidMappings")),
         gid_mappings=tuple(_idmaps(r, "gidMappings")),
         devices=tuple(devices),
-        cgroups_path=r.str("cgroupsPath") or None,
+        cgroups_path=r.string("cgroupsPath") or None,
         resources=_resources(r.obj("resources") or Reader({}, r.at("resources"))),
         sysctl=sysctl,
         seccomp=seccomp.data if seccomp is not None else None,
         rootfs_propagation=propagation or None,
         masked_paths=r.strs("maskedPaths"),
         readonly_paths=r.strs("readonlyPaths"),
-        mount_label=r.str("mountLabel", default="") or "",
+        mount_label=r.string("mountLabel", default="") or "",
         unsupported=tuple(unsupported),
     )
 
@@ -321,9 +320,9 @@ def _linux(r: Reader) -> Linux:
 def _idmaps(r: Reader, key: str) -> list[IdMapping]:
     return [
         IdMapping(
-            m.int("containerID", required=True, lo=0, hi=U32) or 0,
-            m.int("hostID", required=True, lo=0, hi=U32) or 0,
-            m.int("size", required=True, lo=1, hi=U32) or 0,
+            m.integer("containerID", required=True, lo=0, hi=U32) or 0,
+            m.integer("hostID", required=True, lo=0, hi=U32) or 0,
+            m.integer("size", required=True, lo=1, hi=U32) or 0,
         )
         for m in r.objs(key)
     ]
@@ -341,29 +340,29 @@ def _is_set(value: Any) -> bool:
 def _resources(r: Reader) -> Resources:
     rules = []
     for d in r.objs("devices"):
-        kind = d.str("type", default="a") or "a"
+        kind = d.string("type", default="a") or "a"
         if kind not in ("a", "c", "b"):
             raise SpecError(d.at("type"), f"unknown device type {kind!r} (expected a, c or b)")
-        access = d.str("access", default="rwm") or "rwm"
+        access = d.string("access", default="rwm") or "rwm"
         if not access or set(access) - set("rwm"):
             raise SpecError(d.at("access"), f"expected letters from 'rwm', got {access!r}")
         if "allow" not in d.data:
             raise SpecError(d.at("allow"), "required")
-        rules.append(DeviceRule(d.bool("allow"), kind, d.int("major", lo=-1, hi=I64),
-                                d.int("minor", lo=-1, hi=I64), access))
+        rules.append(DeviceRule(d.boolean("allow"), kind, d.integer("major", lo=-1, hi=I64),
+                                d.integer("minor", lo=-1, hi=I64), access))
     unsupported = []
     memory = r.obj("memory")
     limit = None
     if memory is not None:
-        limit = memory.int("limit", lo=-1, hi=I64)
+        limit = memory.integer("limit", lo=-1, hi=I64)
         unsupported += [memory.at(k) for k, v in memory.data.items() if k != "limit" and _is_set(v)]
     cpu = r.obj("cpu")
     shares = None
     if cpu is not None:
-        shares = cpu.int("shares", lo=0, hi=U64)
+        shares = cpu.integer("shares", lo=0, hi=U64)
         unsupported += [cpu.at(k) for k, v in cpu.data.items() if k != "shares" and _is_set(v)]
     pids = r.obj("pids")
-    pids_limit = pids.int("limit", lo=-1, hi=I64) if pids is not None else None
+    pids_limit = pids.integer("limit", lo=-1, hi=I64) if pids is not None else None
     for key, value in r.data.items():
         if key not in ("devices", "memory", "cpu", "pids") and _is_set(value):
             unsupported.append(r.at(key))

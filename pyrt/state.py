@@ -68,14 +68,19 @@ class Store:
         fcntl.flock(fd, fcntl.LOCK_EX)
         return fd
 
-    def lock(self, container_id: str, missing_ok: bool = False) -> int | None:
+    def lock(self, container_id: str) -> int:
         """Lock an existing container's directory; StateError when it does not exist."""
+        fd = self.try_lock(container_id)
+        if fd is None:
+            raise StateError("container does not exist")
+        return fd
+
+    def try_lock(self, container_id: str) -> int | None:
+        """Lock an existing container's directory; None when it does not exist."""
         try:
             fd = os.open(self.dir(container_id), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except FileNotFoundError:
-            if missing_ok:
-                return None
-            raise StateError("container does not exist") from None
+            return None
         fcntl.flock(fd, fcntl.LOCK_EX)
         return fd
 

@@ -14,10 +14,11 @@ import errno
 import os
 import stat
 
+from pyrt import constants as C
 from pyrt.linux import sys as S
 
 _O_PATH = os.O_PATH | os.O_CLOEXEC
-_RESOLVE = S.RESOLVE_IN_ROOT | S.RESOLVE_NO_MAGICLINKS
+_RESOLVE = C.RESOLVE_IN_ROOT | C.RESOLVE_NO_MAGICLINKS
 _have_openat2 = True
 
 

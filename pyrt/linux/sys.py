@@ -11,6 +11,8 @@ from __future__ import annotations
 import ctypes
 import os
 
+from pyrt import constants as C
+
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
 _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
@@ -21,11 +23,6 @@ _libc.sethostname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
 _libc.setdomainname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
 _libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
 
-from pyrt.constants import *  # noqa: F403  (the kernel's numbers, re-exported)
-from pyrt.constants import (
-    AT_EMPTY_PATH, AT_RECURSIVE, KEYCTL_JOIN_SESSION_KEYRING, SECCOMP_SET_MODE_FILTER,
-    SYS_CAPSET, SYS_KEYCTL, SYS_MOUNT_SETATTR, SYS_OPENAT2, SYS_PIVOT_ROOT, SYS_SECCOMP,
-)
 
 
 def _check(ret: int) -> int:
@@ -62,7 +59,7 @@ def umount2(target: str, flags: int) -> None:
 
 
 def pivot_root(new_root: str, put_old: str) -> None:
-    _check(_libc.syscall(SYS_PIVOT_ROOT, _b(new_root), _b(put_old)))
+    _check(_libc.syscall(C.SYS_PIVOT_ROOT, _b(new_root), _b(put_old)))
 
 
 def sethostname(name: str) -> None:
@@ -80,7 +77,7 @@ def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 
 
 
 def join_session_keyring(name: str) -> None:
-    _check(_libc.syscall(SYS_KEYCTL, KEYCTL_JOIN_SESSION_KEYRING, _b(name)))
+    _check(_libc.syscall(C.SYS_KEYCTL, C.KEYCTL_JOIN_SESSION_KEYRING, _b(name)))
 
 
 class _OpenHow(ctypes.Structure):
@@ -89,7 +86,7 @@ class _OpenHow(ctypes.Structure):
 
 def openat2(dirfd: int, path: str, flags: int, resolve: int, mode: int = 0) -> int:
     how = _OpenHow(flags, mode, resolve)
-    ret = _libc.syscall(SYS_OPENAT2, dirfd, _b(path), ctypes.byref(how), ctypes.sizeof(how))
+    ret = _libc.syscall(C.SYS_OPENAT2, dirfd, _b(path), ctypes.byref(how), ctypes.sizeof(how))
     if ret < 0:
         err = ctypes.get_errno()
         raise OSError(err, os.strerror(err), path)
@@ -107,8 +104,8 @@ class _MountAttr(ctypes.Structure):
 
 def mount_setattr(fd: int, attr_set: int, attr_clr: int, recursive: bool = True) -> None:
     attr = _MountAttr(attr_set, attr_clr, 0, 0)
-    flags = AT_EMPTY_PATH | (AT_RECURSIVE if recursive else 0)
-    _check(_libc.syscall(SYS_MOUNT_SETATTR, fd, b"", flags, ctypes.byref(attr), ctypes.sizeof(attr)))
+    flags = C.AT_EMPTY_PATH | (C.AT_RECURSIVE if recursive else 0)
+    _check(_libc.syscall(C.SYS_MOUNT_SETATTR, fd, b"", flags, ctypes.byref(attr), ctypes.sizeof(attr)))
 
 
 class _StatFs(ctypes.Structure):
@@ -151,7 +148,7 @@ def capset(effective: int, permitted: int, inheritable: int) -> None:
         data[i].effective = (effective >> shift) & 0xFFFFFFFF
         data[i].permitted = (permitted >> shift) & 0xFFFFFFFF
         data[i].inheritable = (inheritable >> shift) & 0xFFFFFFFF
-    _check(_libc.syscall(SYS_CAPSET, ctypes.byref(header), data))
+    _check(_libc.syscall(C.SYS_CAPSET, ctypes.byref(header), data))
 
 
 class _SockFprog(ctypes.Structure):
@@ -162,7 +159,7 @@ def seccomp_load_bpf(program: bytes, flags: int) -> int:
     """Install a classic-BPF seccomp filter (8 bytes per instruction) with seccomp(2)."""
     buf = ctypes.create_string_buffer(program, len(program))
     prog = _SockFprog(len(program) // 8, ctypes.cast(buf, ctypes.c_void_p))
-    ret = _libc.syscall(SYS_SECCOMP, SECCOMP_SET_MODE_FILTER, flags, ctypes.byref(prog))
+    ret = _libc.syscall(C.SYS_SECCOMP, C.SECCOMP_SET_MODE_FILTER, flags, ctypes.byref(prog))
     return int(_check(ret))
 
 

@@ -9,15 +9,15 @@ parent as data over the sync socket, never as a traceback.
 
 from __future__ import annotations
 
+import _signal  # the C module: `signal` would import enum (~5 ms)
+import _socket
 import errno
 import fcntl
 import os
 import resource
-import _socket
 import stat
 import sys
 
-import _signal  # the C module: `signal` would import enum (~5 ms)
 import prctl
 
 from pyrt import constants as C
@@ -40,7 +40,7 @@ class _NoImports:
 
 
 def block_imports() -> None:
-    sys.meta_path.insert(0, _NoImports())  # type: ignore[arg-type]
+    sys.meta_path.insert(0, _NoImports())
     sys.path[:] = []
     sys.path_hooks[:] = []
     sys.path_importer_cache.clear()
@@ -51,7 +51,7 @@ def _report(sock: _socket.socket, step: str, exc: BaseException) -> NoReturn:
         msg = str(exc)
     elif isinstance(exc, OSError):
         where = f" {exc.filename}" if exc.filename else ""
-        msg = f"{step}:{where} {exc.strerror or exc}"
+        msg = f"{step}{where}: {exc.strerror or exc}"
     else:
         msg = f"{step}: {type(exc).__name__}: {exc}"
     try:
@@ -114,10 +114,10 @@ def _set_user_and_caps(proc: dict[str, Any], in_userns: bool) -> None:
     os.setresuid(proc["uid"], proc["uid"], proc["uid"])
     S.capset(caps["effective"], caps["permitted"], caps["inheritable"])
     prctl.set_keepcaps(False)
-    S.prctl(S.PR_CAP_AMBIENT, S.PR_CAP_AMBIENT_CLEAR_ALL)
+    S.prctl(C.PR_CAP_AMBIENT, C.PR_CAP_AMBIENT_CLEAR_ALL)
     for cap in range(proc["last_cap"] + 1):
         if caps["ambient"] >> cap & 1:
-            S.prctl(S.PR_CAP_AMBIENT, S.PR_CAP_AMBIENT_RAISE, cap)
+            S.prctl(C.PR_CAP_AMBIENT, C.PR_CAP_AMBIENT_RAISE, cap)
 
 
 def _setgroups_allowed() -> bool:
@@ -139,7 +139,7 @@ def _close_fds(keep: list[int], first: int) -> None:
 
 
 def _find_program(proc: dict[str, Any]) -> str:
-    arg0 = proc["args"][0]
+    arg0: str = proc["args"][0]
     if "/" in arg0:
         candidates = [arg0]
     else:
@@ -227,7 +227,7 @@ def init(plan: dict[str, Any], sock: _socket.socket, fifo_fd: int) -> NoReturn:
             except OSError:
                 pass
         os.umask(proc["umask"])
-        step = "cwd"
+        step = "process.cwd"
         os.chdir(proc["cwd"])
         if not os.getcwd().startswith("/"):
             raise PyrtError(f"process.cwd {proc['cwd']!r} is outside the container")

@@ -11,6 +11,7 @@ import errno
 import os
 import stat
 
+from pyrt import constants as C
 from pyrt.errors import SetupError
 from pyrt.linux import paths
 from pyrt.linux import sys as S
@@ -20,9 +21,9 @@ if TYPE_CHECKING:
     from typing import Any
 
 _KEEP_FLAGS = (  # statvfs flag -> mount flag: locked flags a remount must keep
-    (os.ST_NOSUID, S.MS_NOSUID), (os.ST_NODEV, S.MS_NODEV), (os.ST_NOEXEC, S.MS_NOEXEC),
-    (os.ST_RDONLY, S.MS_RDONLY), (os.ST_NOATIME, S.MS_NOATIME), (os.ST_NODIRATIME, S.MS_NODIRATIME),
-    (os.ST_RELATIME, S.MS_RELATIME),
+    (os.ST_NOSUID, C.MS_NOSUID), (os.ST_NODEV, C.MS_NODEV), (os.ST_NOEXEC, C.MS_NOEXEC),
+    (os.ST_RDONLY, C.MS_RDONLY), (os.ST_NOATIME, C.MS_NOATIME), (os.ST_NODIRATIME, C.MS_NODIRATIME),
+    (os.ST_RELATIME, C.MS_RELATIME),
 )
 
 
@@ -30,22 +31,22 @@ def _fail(step: str, exc: OSError, path: str) -> SetupError:
     return SetupError(step, f"{path}: {exc.strerror or exc}")
 
 
-def _existing_flags(fd: int) -> int:
+def _existing_flags(target: str) -> int:
     flags = 0
-    f = os.statvfs(paths.fd_path(fd)).f_flag
+    f = os.statvfs(target).f_flag
     for st_flag, ms_flag in _KEEP_FLAGS:
         if f & st_flag:
             flags |= ms_flag
     return flags
 
 
-def remount(fd: int, flags: int) -> None:
+def remount(fd: int | None, flags: int, path: str = "") -> None:
     """Bind-remount with flags; on EPERM keep the flags the kernel locked (user namespaces)."""
-    target = paths.fd_path(fd)
+    target = paths.fd_path(fd) if fd is not None else path
     try:
-        S.mount(None, target, None, S.MS_BIND | S.MS_REMOUNT | flags, None)
+        S.mount(None, target, None, C.MS_BIND | C.MS_REMOUNT | flags, None)
     except PermissionError:
-        S.mount(None, target, None, S.MS_BIND | S.MS_REMOUNT | flags | _existing_flags(fd), None)
+        S.mount(None, target, None, C.MS_BIND | C.MS_REMOUNT | flags | _existing_flags(target), None)
 
 
 def prepare(plan: dict[str, Any]) -> int:
@@ -53,7 +54,7 @@ def prepare(plan: dict[str, Any]) -> int:
     rootfs = plan["rootfs"]
     try:
         S.mount(None, "/", None, plan["rootfs_propagation"], None)
-        S.mount(rootfs, rootfs, None, S.MS_BIND | S.MS_REC, None)
+        S.mount(rootfs, rootfs, None, C.MS_BIND | C.MS_REC, None)
     except OSError as exc:
         raise _fail("rootfs", exc, rootfs) from None
     return os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -89,20 +90,20 @@ def _mount_one(root_fd: int, m: dict[str, Any]) -> None:
         flags = m["flags"]
         if m["bind"]:
             src_st = os.stat(m["source"])
-            S.mount(m["source"], paths.fd_path(fd), None, S.MS_BIND | (flags & S.MS_REC), None)
+            S.mount(m["source"], paths.fd_path(fd), None, C.MS_BIND | (flags & C.MS_REC), None)
             os.close(fd)
             fd = paths.open_in_root(root_fd, m["dest"])
             if not paths.same_file(fd, src_st):
                 raise SetupError(f"mount {m['json_path']}", f"{m['dest']}: the bind mount did not land on its target")
-            extra = flags & ~(S.MS_BIND | S.MS_REC | S.MS_REMOUNT)
+            extra = flags & ~(C.MS_BIND | C.MS_REC | C.MS_REMOUNT)
             if extra:
                 remount(fd, extra)
         else:
             S.mount(m["source"] or m["type"], paths.fd_path(fd), m["type"], flags, m["data"] or None)
             os.close(fd)
             fd = paths.open_in_root(root_fd, m["dest"])
-            magic = S.FS_MAGIC.get(m["type"])
-            if magic is not None and S.fstatfs_type(fd) != magic and not flags & S.MS_REMOUNT:
+            magic = C.FS_MAGIC.get(m["type"])
+            if magic is not None and S.fstatfs_type(fd) != magic and not flags & C.MS_REMOUNT:
                 raise SetupError(f"mount {m['json_path']}", f"{m['dest']}: expected a {m['type']} mount there")
         for prop in m["propagation"]:
             S.mount(None, paths.fd_path(fd), None, prop, None)
@@ -156,8 +157,8 @@ def _mount_cgroup(root_fd: int, m: dict[str, Any], plan: dict[str, Any]) -> None
     fd = paths.mkdir_all(root_fd, m["dest"])
     try:
         flags = m["flags"]
-        S.mount("tmpfs", paths.fd_path(fd), "tmpfs", (flags & ~S.MS_RDONLY) | S.MS_NOSUID | S.MS_NODEV
-                | S.MS_NOEXEC, "mode=755")
+        S.mount("tmpfs", paths.fd_path(fd), "tmpfs", (flags & ~C.MS_RDONLY) | C.MS_NOSUID | C.MS_NODEV
+                | C.MS_NOEXEC, "mode=755")
     finally:
         os.close(fd)
     for leaf in plan["cgroup_leaves"]:
@@ -165,17 +166,17 @@ def _mount_cgroup(root_fd: int, m: dict[str, Any], plan: dict[str, Any]) -> None
         name = leaf["mount"].rsplit("/", 1)[1]
         sub = paths.mkdir_all(root_fd, f"{m['dest']}/{name}")
         try:
-            S.mount(leaf["dir"], paths.fd_path(sub), None, S.MS_BIND | S.MS_REC, None)
+            S.mount(leaf["dir"], paths.fd_path(sub), None, C.MS_BIND | C.MS_REC, None)
             os.close(sub)
             sub = paths.open_in_root(root_fd, f"{m['dest']}/{name}")
-            remount(sub, (flags & ~(S.MS_BIND | S.MS_REC | S.MS_REMOUNT)) | S.MS_NOSUID | S.MS_NODEV | S.MS_NOEXEC)
+            remount(sub, (flags & ~(C.MS_BIND | C.MS_REC | C.MS_REMOUNT)) | C.MS_NOSUID | C.MS_NODEV | C.MS_NOEXEC)
         finally:
             os.close(sub)
         del mount_dir
-    if flags & S.MS_RDONLY:
+    if flags & C.MS_RDONLY:
         fd = paths.open_in_root(root_fd, m["dest"])
         try:
-            S.mount(None, paths.fd_path(fd), None, S.MS_REMOUNT | flags | S.MS_NOSUID | S.MS_NODEV | S.MS_NOEXEC,
+            S.mount(None, paths.fd_path(fd), None, C.MS_REMOUNT | flags | C.MS_NOSUID | C.MS_NODEV | C.MS_NOEXEC,
                     "mode=755")
         finally:
             os.close(fd)
@@ -210,7 +211,7 @@ def _bind_host_device(root_fd: int, parent: int, name: str, d: dict[str, Any]) -
     os.close(fd)
     target = paths.open_in_root(root_fd, d["path"])
     try:
-        S.mount(d["path"], paths.fd_path(target), None, S.MS_BIND, None)
+        S.mount(d["path"], paths.fd_path(target), None, C.MS_BIND, None)
     finally:
         os.close(target)
 
@@ -245,7 +246,7 @@ def pivot(plan: dict[str, Any]) -> None:
     try:
         if plan["no_pivot"]:
             os.chdir(rootfs)
-            S.mount(rootfs, "/", None, S.MS_MOVE, None)
+            S.mount(rootfs, "/", None, C.MS_MOVE, None)
             os.chroot(".")
             os.chdir("/")
             return
@@ -255,8 +256,8 @@ def pivot(plan: dict[str, Any]) -> None:
             os.fchdir(new)
             S.pivot_root(".", ".")
             os.fchdir(old)  # the old root is stacked under the new one: detach it
-            S.mount(None, ".", None, S.MS_SLAVE | S.MS_REC, None)
-            S.umount2(".", S.MNT_DETACH)
+            S.mount(None, ".", None, C.MS_SLAVE | C.MS_REC, None)
+            S.umount2(".", C.MNT_DETACH)
         finally:
             os.close(old)
             os.close(new)
@@ -270,7 +271,7 @@ def _proc_fd(root_fd: int) -> int | None:
         fd = paths.open_in_root(root_fd, "/proc")
     except OSError:
         return None
-    if S.fstatfs_type(fd) != S.FS_MAGIC["proc"]:
+    if S.fstatfs_type(fd) != C.FS_MAGIC["proc"]:
         os.close(fd)
         return None
     return fd
@@ -291,7 +292,7 @@ def sysctl(plan: dict[str, Any]) -> None:
             except OSError as exc:
                 raise SetupError("sysctl", f"{key}: {exc.strerror}") from None
             try:
-                if S.fstatfs_type(fd) != S.FS_MAGIC["proc"]:
+                if S.fstatfs_type(fd) != C.FS_MAGIC["proc"]:
                     raise SetupError("sysctl", f"{key}: {path} is not on procfs")
                 os.write(fd, value.encode())
             except OSError as exc:
@@ -313,10 +314,10 @@ def readonly_and_masked(plan: dict[str, Any]) -> None:
             except OSError as exc:
                 raise _fail("readonlyPaths", exc, path) from None
             try:
-                S.mount(paths.fd_path(fd), paths.fd_path(fd), None, S.MS_BIND | S.MS_REC, None)
+                S.mount(paths.fd_path(fd), paths.fd_path(fd), None, C.MS_BIND | C.MS_REC, None)
                 os.close(fd)
                 fd = paths.open_in_root(root, path)
-                remount(fd, S.MS_RDONLY | S.MS_REC | S.MS_NOSUID | S.MS_NODEV | S.MS_NOEXEC)
+                remount(fd, C.MS_RDONLY | C.MS_REC | C.MS_NOSUID | C.MS_NODEV | C.MS_NOEXEC)
             except OSError as exc:
                 raise _fail("readonlyPaths", exc, path) from None
             finally:
@@ -330,13 +331,13 @@ def readonly_and_masked(plan: dict[str, Any]) -> None:
                 raise _fail("maskedPaths", exc, path) from None
             try:
                 if stat.S_ISDIR(os.fstat(fd).st_mode):
-                    S.mount("tmpfs", paths.fd_path(fd), "tmpfs", S.MS_RDONLY, "size=0k")
+                    S.mount("tmpfs", paths.fd_path(fd), "tmpfs", C.MS_RDONLY, "size=0k")
                 else:
                     null = paths.open_in_root(root, "/dev/null")
                     try:
                         if not stat.S_ISCHR(os.fstat(null).st_mode):
                             raise SetupError("maskedPaths", f"{path}: /dev/null is not a device")
-                        S.mount(paths.fd_path(null), paths.fd_path(fd), None, S.MS_BIND, None)
+                        S.mount(paths.fd_path(null), paths.fd_path(fd), None, C.MS_BIND, None)
                     finally:
                         os.close(null)
             except OSError as exc:
@@ -351,10 +352,7 @@ def readonly_and_masked(plan: dict[str, Any]) -> None:
 def readonly_root(plan: dict[str, Any]) -> None:
     if not plan["readonly_root"]:
         return
-    fd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        remount(fd, S.MS_RDONLY)
+        remount(None, C.MS_RDONLY, "/")  # after pivot_root "/" is the container's root: no /proc needed
     except OSError as exc:
         raise _fail("root.readonly", exc, "/") from None
-    finally:
-        os.close(fd)

