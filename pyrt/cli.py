@@ -58,6 +58,9 @@ COMMANDS: dict[str, tuple[str, list[Flag], list[tuple[str, bool, Any, str]]]] = 
         (("--format", "-f"), "format", "choice:table,json", "table", "table or json"),
         (("--quiet", "-q"), "quiet", "bool", False, "print ids only"),
     ], []),
+    "cache": ("show or empty pyrt's caches (plans)", [], [
+        ("action", True, None, "stats or clear"),
+    ]),
     "spec": ("write a new config.json", [
         (("--bundle", "-b"), "bundle", "value", ".", "where to write config.json"),
     ], []),
@@ -242,6 +245,15 @@ def dispatch(args: Args) -> int:
             print(dumps(rows))
         else:
             sys.stdout.write(_table(rows))
+    elif cmd == "cache":
+        from pyrt import cache
+
+        if args.action == "stats":
+            print(dumps(cache.stats(), indent=2))
+        elif args.action == "clear":
+            print(f"removed {cache.clear()} cache entries from {cache.cache_dir()}")
+        else:
+            raise PyrtError(f"cache: unknown action {args.action!r} (use stats or clear)")
     elif cmd == "spec":
         from pyrt.template import write_spec
 

@@ -115,6 +115,12 @@ def reap() -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tests never fill the host's /var/cache/pyrt."""
+    os.environ["PYRT_CACHE_DIR"] = str(tmp_path_factory.mktemp("pyrt-cache"))
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _subreaper() -> None:
     if IS_ROOT:
         import prctl

@@ -83,6 +83,7 @@ def intermediate(plan: dict[str, Any], sock: _socket.socket, fifo_fd: int) -> No
             os.setresuid(0, 0, 0)
         step = "namespaces"
         S.unshare(flags & ~(C.CLONE_NEWUSER | C.CLONE_NEWCGROUP))
+        sync.expect(sock, "joined")  # init must be born inside the container's cgroups
         pid = os.fork()
         if pid == 0:
             init(plan, sock, fifo_fd)
@@ -164,7 +165,6 @@ def init(plan: dict[str, Any], sock: _socket.socket, fifo_fd: int) -> NoReturn:
     proc = plan["process"]
     in_userns = "user" in plan["new_ns"] or any(j[0] == "user" for j in plan["join_ns"])
     try:
-        sync.expect(sock, "go")
         prctl.set_dumpable(False)  # nothing in the container may open this process through /proc
         os.setsid()
         if "cgroup" in plan["new_ns"]:

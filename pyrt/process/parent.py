@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from pyrt.constants import CLONE_NEWUSER
 from pyrt.errors import InitError, ProtocolError, SetupError
 from pyrt.linux import cgroups
 from pyrt.process import sync
@@ -47,20 +48,23 @@ def spawn(plan: dict[str, Any], fifo_path: str, leaves: list[str]) -> tuple[int,
     child_sock.close()
     os.close(fifo_fd)
     try:
-        msg = sync.expect(parent_sock, "userns", "pid", "error")
-        if msg["type"] == "userns":
+        cgroups.join(leaves, mid)
+        if plan["clone_flags"] & CLONE_NEWUSER:
+            msg = sync.expect(parent_sock, "userns", "error")
+            if msg["type"] == "error":
+                raise _init_error(msg)
             _write_maps(mid, plan)
             sync.send(parent_sock, "mapped")
-            msg = sync.expect(parent_sock, "pid", "error")
+        sync.send(parent_sock, "joined")
+        msg = sync.expect(parent_sock, "pid", "error")
         if msg["type"] == "error":
             raise _init_error(msg)
         init_pid = int(msg["pid"])
         os.waitpid(mid, 0)
-        cgroups.join(leaves, init_pid)
+        mid = 0
         info = proc_stat(init_pid)
         if info is None:
             raise ProtocolError("the container's init exited during create")
-        sync.send(parent_sock, "go")
         msg = sync.expect(parent_sock, "ready", "error")
         if msg["type"] == "error":
             raise _init_error(msg)

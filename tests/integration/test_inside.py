@@ -164,3 +164,15 @@ def test_user_namespace_with_mappings(rt: Runtime) -> None:
     lines = out.split("\n")
     assert lines[0] == "0"
     assert lines[1].split() == ["0", "100000", "65536"]
+
+
+def test_cgroup_and_time_namespaces(rt: Runtime) -> None:
+    cfg = busybox_config()
+    cfg["linux"]["namespaces"] += [{"type": "cgroup"}, {"type": "time"}]
+    cid = rt.new_id()
+    res = rt("run", "-b", str(rt.bundle(cfg, args=["sh", "-c", "cat /proc/self/cgroup; readlink /proc/self/ns/time"])),
+             cid)
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert all(line.endswith(":/") for line in lines[:-1]), lines  # rooted at the container's own cgroup
+    assert lines[-1] != os.readlink("/proc/self/ns/time")

@@ -55,3 +55,28 @@ def test_signals(text: str, num: int) -> None:
 def test_bad_signals(text: str) -> None:
     with pytest.raises(PyrtError, match="invalid signal"):
         parse_signal(text)
+
+
+def test_version_has_three_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["--version"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3
+    assert lines[0].startswith("pyrt version ") and lines[1].startswith("commit: ") and lines[2] == "spec: 1.0.2"
+
+
+def test_spec_writes_what_runc_spec_writes(tmp_path: object) -> None:
+    import json
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    d = Path(str(tmp_path))
+    (d / "pyrt").mkdir()
+    assert cli.main(["spec", "--bundle", str(d / "pyrt")]) == 0
+    assert cli.main(["spec", "--bundle", str(d / "pyrt")]) == 1  # never overwrites
+    runc = shutil.which("runc") or ("/usr/sbin/runc" if Path("/usr/sbin/runc").exists() else None)
+    if runc is None:
+        pytest.skip("runc is not installed")
+    (d / "runc").mkdir()
+    subprocess.run([runc, "spec"], cwd=d / "runc", check=True)
+    assert json.loads((d / "pyrt" / "config.json").read_text()) == json.loads((d / "runc" / "config.json").read_text())

@@ -61,3 +61,30 @@ def test_fastjson_round_trip(value: object) -> None:
 def test_fastjson_rejects_garbage(text: str) -> None:
     with pytest.raises(ValueError):
         fastjson.loads(text)
+
+
+def test_every_status_validates_against_the_state_schema(tmp_path: Path) -> None:
+    from pyrt.state import oci_view
+    from tests.conftest import schema_validator
+
+    validator = schema_validator("state-schema.json")
+    store = Store(str(tmp_path))
+    os.close(store.create("c1"))
+    base = {"ociVersion": "1.0.2-dev", "id": "c1", "pid": os.getpid(), "bundle": "/b", "rootfs": "/b/rootfs",
+            "created": "2026-12-01T00:00:00.000000000Z", "annotations": {"a": "b"}}
+    from pyrt.state import proc_stat
+
+    me = proc_stat(os.getpid())
+    assert me is not None
+    seen = []
+    for record in ({**base, "status": "creating"},
+                   {**base, "status": "created", "init_start_time": me[1]},
+                   {**base, "status": "created", "init_start_time": -1}):
+        view = oci_view(store, record)
+        validator.validate(view)
+        seen.append(view["status"])
+    open(store.fifo("c1"), "w").close()
+    view = oci_view(store, {**base, "status": "created", "init_start_time": me[1]})
+    validator.validate(view)
+    seen.append(view["status"])
+    assert seen == ["creating", "running", "stopped", "created"]
