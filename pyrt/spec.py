@@ -10,6 +10,7 @@ No syscalls here.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from typing import Any
 
 import attrs
@@ -193,6 +194,17 @@ def parse_spec(data: Any) -> Spec:
     )
 
 
+def _unique_name(r: Reader, known: Collection[str], seen: set[str], what: str) -> str:
+    """The item's "type": one of ``known``, and not given twice in its list."""
+    name = r.string("type", required=True) or ""
+    if name not in known:
+        raise SpecError(r.at("type"), f"unknown {what} {name!r}")
+    if name in seen:
+        raise SpecError(r.at("type"), f"{what} {name!r} given twice")
+    seen.add(name)
+    return name
+
+
 def _mount(r: Reader) -> Mount:
     dest = r.string("destination", required=True) or ""
     if not dest:
@@ -223,14 +235,9 @@ def _process(r: Reader) -> Process:
     if caps_r is not None:
         caps = Capabilities(*(caps_r.strs(k) for k in ("bounding", "effective", "inheritable", "permitted", "ambient")))
     rlimits = []
-    seen = set()
+    seen: set[str] = set()
     for rl in r.objs("rlimits"):
-        name = rl.string("type", required=True) or ""
-        if name not in RLIMITS:
-            raise SpecError(rl.at("type"), f"unknown rlimit {name!r}")
-        if name in seen:
-            raise SpecError(rl.at("type"), f"duplicate rlimit {name}")
-        seen.add(name)
+        name = _unique_name(rl, RLIMITS, seen, "rlimit")
         soft = rl.integer("soft", required=True, lo=0, hi=U64) or 0
         hard = rl.integer("hard", required=True, lo=0, hi=U64) or 0
         if soft > hard:
@@ -262,14 +269,9 @@ def _process(r: Reader) -> Process:
 
 def _linux(r: Reader) -> Linux:
     namespaces = []
-    seen = set()
+    seen: set[str] = set()
     for ns in r.objs("namespaces"):
-        kind = ns.string("type", required=True) or ""
-        if kind not in NAMESPACE_TYPES:
-            raise SpecError(ns.at("type"), f"unknown namespace {kind!r}")
-        if kind in seen:
-            raise SpecError(ns.at("type"), f"namespace {kind!r} given twice")
-        seen.add(kind)
+        kind = _unique_name(ns, NAMESPACE_TYPES, seen, "namespace")
         path = ns.string("path")
         if path is not None and not path.startswith("/"):
             raise SpecError(ns.at("path"), f"must be an absolute path, got {path!r}")

@@ -303,16 +303,23 @@ def sysctl(plan: dict[str, Any]) -> None:
         os.close(root)
 
 
+def _open_if_there(root: int, path: str, field: str) -> int | None:
+    """An O_PATH fd of ``path`` inside the root; None when it does not exist (nothing to do)."""
+    try:
+        return paths.open_in_root(root, path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise _fail(field, exc, path) from None
+
+
 def readonly_and_masked(plan: dict[str, Any]) -> None:
     root = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         for path in plan["readonly_paths"]:
-            try:
-                fd = paths.open_in_root(root, path)
-            except FileNotFoundError:
+            fd = _open_if_there(root, path, "readonlyPaths")
+            if fd is None:
                 continue
-            except OSError as exc:
-                raise _fail("readonlyPaths", exc, path) from None
             try:
                 S.mount(paths.fd_path(fd), paths.fd_path(fd), None, C.MS_BIND | C.MS_REC, None)
                 os.close(fd)
@@ -323,12 +330,9 @@ def readonly_and_masked(plan: dict[str, Any]) -> None:
             finally:
                 os.close(fd)
         for path in plan["masked_paths"]:
-            try:
-                fd = paths.open_in_root(root, path)
-            except FileNotFoundError:
+            fd = _open_if_there(root, path, "maskedPaths")
+            if fd is None:
                 continue
-            except OSError as exc:
-                raise _fail("maskedPaths", exc, path) from None
             try:
                 if stat.S_ISDIR(os.fstat(fd).st_mode):
                     S.mount("tmpfs", paths.fd_path(fd), "tmpfs", C.MS_RDONLY, "size=0k")
