@@ -16,14 +16,14 @@ PYRT = os.path.join(ROOT, ".venv", "bin", "pyrt")
 RUNC = shutil.which("runc") or "/usr/sbin/runc"
 
 
-def make_bundle(tmp: str) -> str:
-    """bundles/busybox without seccomp, running /bin/true."""
+def make_bundle(tmp: str, name: str = "bundle", args: list[str] | None = None) -> str:
+    """bundles/busybox without seccomp, running /bin/true (or args)."""
     with open(os.path.join(ROOT, "bundles/busybox/config.json")) as fh:
         cfg = json.load(fh)
-    cfg["process"]["args"] = ["/bin/true"]
+    cfg["process"]["args"] = args or ["/bin/true"]
     cfg["linux"].pop("seccomp", None)
     cfg["root"]["path"] = os.path.join(ROOT, "bundles/busybox/rootfs")
-    bundle = os.path.join(tmp, "bundle")
+    bundle = os.path.join(tmp, name)
     os.mkdir(bundle)
     with open(os.path.join(bundle, "config.json"), "w") as fh:
         json.dump(cfg, fh)
@@ -43,11 +43,15 @@ def main() -> None:
     bundle = make_bundle(tmp)
     roots = {"pyrt": os.path.join(tmp, "pyrt-root"), "runc": os.path.join(tmp, "runc-root")}
     bins = {"pyrt": PYRT, "runc": RUNC}
-    cases = ["run /bin/true", "run /bin/true, cold plan cache", "create+start+delete", "state"]
+    cases = ["run /bin/true", "run /bin/true, cold plan cache", "create+start+delete", "create", "start", "delete",
+             "state", "kill (SIGCONT to a running container)"]
     times: dict[tuple[str, str], list[float]] = {(c, r): [] for c in cases for r in bins}
     try:
-        for rt in bins:  # a persistent container for `state`
+        sleeper = make_bundle(tmp, "sleeper", ["sleep", "100000"])
+        for rt in bins:  # persistent containers for `state` and `kill`
             subprocess.run([bins[rt], "--root", roots[rt], "create", "-b", bundle, "bench-state"], check=True)
+            subprocess.run([bins[rt], "--root", roots[rt], "run", "-d", "-b", sleeper, "bench-kill"], check=True,
+                           stdout=subprocess.DEVNULL)
         for i in range(n):
             for rt in (("pyrt", "runc") if i % 2 == 0 else ("runc", "pyrt")):
                 b, r = bins[rt], roots[rt]
@@ -63,11 +67,16 @@ def main() -> None:
                     _wait_exit(int(fh.read()))  # /bin/true exits at once; engines wait for that too
                 t_delete = timed([b, "--root", r, "delete", f"bc{i}"], tmp)
                 times[("create+start+delete", rt)].append(t_create + t_start + t_delete)
+                times[("create", rt)].append(t_create)
+                times[("start", rt)].append(t_start)
+                times[("delete", rt)].append(t_delete)
+                times[("kill (SIGCONT to a running container)", rt)].append(
+                    timed([b, "--root", r, "kill", "bench-kill", "CONT"], tmp))
                 times[("state", rt)].append(timed([b, "--root", r, "state", "bench-state"], tmp))
     finally:
         for rt in bins:
-            subprocess.run([bins[rt], "--root", roots[rt], "delete", "--force", "bench-state"],
-                           stderr=subprocess.DEVNULL)
+            for cid in ("bench-state", "bench-kill"):
+                subprocess.run([bins[rt], "--root", roots[rt], "delete", "--force", cid], stderr=subprocess.DEVNULL)
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"| case (median of {n}, interleaved) | pyrt ms | runc ms | pyrt/runc |")
     print("|---|---|---|---|")
