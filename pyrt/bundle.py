@@ -10,14 +10,10 @@ import os
 
 from pyrt import cache
 from pyrt.errors import SpecError
-from pyrt.version import VERSION
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
-
-_LIBSECCOMP = "/usr/lib/x86_64-linux-gnu/libseccomp.so.2"
-
 
 def read_config(bundle: str) -> tuple[bytes, str]:
     config_path = os.path.join(bundle, "config.json")
@@ -32,37 +28,10 @@ def read_config(bundle: str) -> tuple[bytes, str]:
         raise SpecError("", f"{config_path}: {exc.strerror}") from None
 
 
-def _code_stamp() -> tuple[Any, ...]:
-    """Identifies this pyrt's code: a changed source file never reuses an old plan."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    newest, count = 0, 0
-    for sub in ("", "linux", "process", "seccomp"):
-        with os.scandir(os.path.join(here, sub)) as it:
-            for e in it:
-                if e.name.endswith(".py"):
-                    newest = max(newest, e.stat().st_mtime_ns)
-                    count += 1
-    return VERSION, newest, count
-
-
-def _host_stamp() -> tuple[Any, ...]:
-    try:
-        lib = os.stat(_LIBSECCOMP)
-        libseccomp: tuple[Any, ...] = (os.path.realpath(_LIBSECCOMP), lib.st_size, lib.st_mtime_ns)
-    except OSError:
-        libseccomp = ()
-    try:
-        with open("/proc/sys/kernel/cap_last_cap") as fh:
-            last_cap = fh.read()
-    except OSError:
-        last_cap = ""
-    return os.uname().release, last_cap, libseccomp
-
-
 def plan_bundle(bundle: str, **options: Any) -> tuple[dict[str, Any], list[str], list[str], bool]:
     """(plan, warnings, debug messages, cache hit?) for the bundle's config.json."""
     raw, config_path = read_config(bundle)
-    k = cache.key("plan", raw, bundle, sorted(options.items()), _code_stamp(), _host_stamp())
+    k = cache.key("plan", raw, bundle, sorted(options.items()), cache.code_stamp(), cache.host_stamp())
     hit = cache.get("plans", k)
     if isinstance(hit, dict) and hit.get("kind") == "plan" and isinstance(hit.get("plan"), dict):
         from pyrt.plan import recheck_host

@@ -13,6 +13,8 @@ from __future__ import annotations
 import marshal
 import os
 
+from pyrt.version import VERSION
+
 try:
     from _sha256 import sha256
 except ImportError:  # pragma: no cover - other builds
@@ -22,6 +24,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+_LIBSECCOMP = "/usr/lib/x86_64-linux-gnu/libseccomp.so.2"
 MAGIC = b"pyrt-cache-1\n"
 MAX_BYTES = 64 << 20
 
@@ -132,3 +135,30 @@ def clear() -> int:
             except OSError:
                 pass
     return removed
+
+
+def code_stamp() -> tuple[Any, ...]:
+    """Identifies this pyrt's code: a changed source file never reuses an old plan."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    newest, count = 0, 0
+    for sub in ("", "linux", "process", "seccomp"):
+        with os.scandir(os.path.join(here, sub)) as it:
+            for e in it:
+                if e.name.endswith(".py"):
+                    newest = max(newest, e.stat().st_mtime_ns)
+                    count += 1
+    return VERSION, newest, count
+
+
+def host_stamp() -> tuple[Any, ...]:
+    try:
+        lib = os.stat(_LIBSECCOMP)
+        libseccomp: tuple[Any, ...] = (os.path.realpath(_LIBSECCOMP), lib.st_size, lib.st_mtime_ns)
+    except OSError:
+        libseccomp = ()
+    try:
+        with open("/proc/sys/kernel/cap_last_cap") as fh:
+            last_cap = fh.read()
+    except OSError:
+        last_cap = ""
+    return os.uname().release, last_cap, libseccomp

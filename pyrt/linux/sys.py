@@ -182,3 +182,12 @@ def loopback_up() -> None:
         fcntl.ioctl(sock.fileno(), 0x8914, got[:16] + flags.to_bytes(2, "little") + got[18:])  # SIOCSIFFLAGS
     finally:
         sock.close()
+
+
+def pidfd_getfd(pid: int, fd: int) -> int:
+    """A copy of another process's fd (pidfd_open + pidfd_getfd; needs ptrace rights over it)."""
+    pidfd = _check(_libc.syscall(434, pid, 0))
+    try:
+        return int(_check(_libc.syscall(438, pidfd, fd, 0)))
+    finally:
+        os.close(pidfd)

@@ -55,7 +55,7 @@ def _report(sock: _socket.socket, step: str, exc: BaseException) -> NoReturn:
     else:
         msg = f"{step}: {type(exc).__name__}: {exc}"
     try:
-        sync.send(sock, "error", step=step, msg=msg)
+        sync.write_raw(sock.fileno(), "error", step=step, msg=msg)
     except OSError:
         pass
     os._exit(1)
@@ -93,14 +93,20 @@ def intermediate(plan: dict[str, Any], sock: _socket.socket, fifo_fd: int) -> No
         _report(sock, step, exc)
 
 
-def _load_seccomp(plan: dict[str, Any]) -> None:
+def _load_seccomp(plan: dict[str, Any], sock: _socket.socket) -> None:
     sec = plan["seccomp"]
     try:
-        S.seccomp_load_bpf(sec["bpf"], sec["flags"])
+        fd = S.seccomp_load_bpf(sec["bpf"], sec["flags"])
     except OSError as exc:
-        if exc.errno != errno.EINVAL or not sec["flags"]:
+        if exc.errno != errno.EINVAL or not sec["flags"] or sec["notify"]:
             raise
-        S.seccomp_load_bpf(sec["bpf"], 0)  # an older kernel without the flag: as crun does
+        fd = S.seccomp_load_bpf(sec["bpf"], 0)  # an older kernel without the flag: as crun does
+    if sec["notify"]:
+        # Under the new filter: as few syscalls as possible, write and read only (runc refuses
+        # NOTIFY on write).  The parent takes the fd with pidfd_getfd.
+        sync.write_raw(sock.fileno(), "seccomp-fd", fd=fd)
+        sync.read_raw(sock.fileno(), "seccomp-done")
+        os.close(fd)
 
 
 def _set_user_and_caps(proc: dict[str, Any], in_userns: bool) -> None:
@@ -213,7 +219,7 @@ def init(plan: dict[str, Any], sock: _socket.socket, fifo_fd: int) -> NoReturn:
             prctl.set_no_new_privs(True)
         if plan["seccomp"] is not None and not proc["no_new_privs"]:
             step = "seccomp"  # without no_new_privs, loading needs CAP_SYS_ADMIN: before the drop
-            _load_seccomp(plan)
+            _load_seccomp(plan, sock)
         step = "capabilities and user"
         _set_user_and_caps(proc, in_userns)
         step = "file descriptors"
@@ -232,16 +238,18 @@ def init(plan: dict[str, Any], sock: _socket.socket, fifo_fd: int) -> NoReturn:
         if not os.getcwd().startswith("/"):
             raise PyrtError(f"process.cwd {proc['cwd']!r} is outside the container")
         program = _find_program(proc)
+        fcntl.fcntl(fifo_fd, fcntl.F_SETFL, 0)  # blocking read of the exec fifo
         for sig in range(1, 32):  # Python ignores SIGPIPE and SIGXFSZ: exec would keep that
             if sig not in (9, 19):
                 _signal.signal(sig, _signal.SIG_DFL)
         _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
         if plan["seccomp"] is not None and proc["no_new_privs"]:
             step = "seccomp"  # as late as the kernel allows: right before execve
-            _load_seccomp(plan)
-        sync.send(sock, "ready")
+            _load_seccomp(plan, sock)
+        # After the filter is loaded (with no_new_privs: from here on) init makes only write, read,
+        # close and execve calls, as runc: a profile must allow those and nothing more.
+        sync.write_raw(sock.fileno(), "ready")
         step = "start"
-        fcntl.fcntl(fifo_fd, fcntl.F_SETFL, 0)
         if not os.read(fifo_fd, 1):
             os._exit(1)
         os.close(fifo_fd)

@@ -65,7 +65,11 @@ def spawn(plan: dict[str, Any], fifo_path: str, leaves: list[str]) -> tuple[int,
         info = proc_stat(init_pid)
         if info is None:
             raise ProtocolError("the container's init exited during create")
-        msg = sync.expect(parent_sock, "ready", "error")
+        msg = sync.expect(parent_sock, "ready", "error", "seccomp-fd")
+        if msg["type"] == "seccomp-fd":
+            _hand_over_listener(plan, init_pid, int(msg["fd"]))
+            sync.send(parent_sock, "seccomp-done")
+            msg = sync.expect(parent_sock, "ready", "error")
         if msg["type"] == "error":
             raise _init_error(msg)
         return init_pid, info[1]
@@ -99,3 +103,34 @@ def _write_maps(pid: int, plan: dict[str, Any]) -> None:
         except OSError as exc:
             field = "linux.uidMappings" if name == "uid_map" else "linux.gidMappings"
             raise SetupError(field, f"writing /proc/{pid}/{name}: {exc.strerror}") from None
+
+
+def _hand_over_listener(plan: dict[str, Any], pid: int, child_fd: int) -> None:
+    """Send the seccomp notify fd and the container process state to listenerPath (runtime-spec)."""
+    import json
+    import socket
+
+    from pyrt.linux import sys as S
+
+    listener = plan["seccomp"]["listener"]
+    try:
+        fd = S.pidfd_getfd(pid, child_fd)
+    except OSError as exc:
+        raise SetupError("seccomp listener", f"taking the notify fd from init: {exc.strerror}") from None
+    state = {
+        "ociVersion": plan["oci_version"],
+        "fds": ["seccompFd"],
+        "pid": pid,
+        "metadata": listener["metadata"],
+        "state": {"ociVersion": plan["oci_version"], "id": plan["id"], "status": "creating", "pid": pid,
+                  "bundle": plan["bundle"], "annotations": plan["annotations"]},
+    }
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.settimeout(10)
+            conn.connect(listener["path"])
+            socket.send_fds(conn, [json.dumps(state).encode()], [fd])
+    except OSError as exc:
+        raise SetupError("linux.seccomp.listenerPath", f"{listener['path']}: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)

@@ -14,6 +14,11 @@
          <------------------------ {"type": "pid", "pid": B}           of a new pid namespace:
                                    _exit(0)                            namespaces, rootfs, pivot,
                                                                        caps, user, cwd, seccomp
+         [seccomp with NOTIFY rules: init loads it and hands the listener fd over, by number]
+         <------------------------------------------------------------- {"type": "seccomp-fd", "fd": N}
+    pidfd_getfd(init, N); send it and the
+    state to listenerPath (SCM_RIGHTS)
+         -------------------------------------------------------------> {"type": "seccomp-done"}
          <------------------------------------------------------------- {"type": "ready"}
                                                                         or {"type": "error", "step", "msg"}
     state "created", pid file, exit                                    blocks on exec.fifo
@@ -32,6 +37,7 @@ from __future__ import annotations
 
 import _socket  # the C module: `socket` imports enum and selectors (~9 ms here)
 import marshal
+import os
 
 from pyrt.errors import ProtocolError
 
@@ -49,6 +55,19 @@ def pair() -> tuple[_socket.socket, _socket.socket]:
 
 def send(sock: _socket.socket, kind: str, **fields: Any) -> None:
     sock.send(marshal.dumps({"type": kind, **fields}))
+
+
+def write_raw(sock_fd: int, kind: str, **fields: Any) -> None:
+    """send() as a single write(2): used under a seccomp filter that may notify on sendto."""
+    os.write(sock_fd, marshal.dumps({"type": kind, **fields}))
+
+
+def read_raw(fd: int, *kinds: str) -> dict[str, Any]:
+    raw = os.read(fd, MAX)
+    msg = marshal.loads(raw) if raw else None
+    if not isinstance(msg, dict) or msg.get("type") not in kinds:
+        raise ProtocolError(f"expected {'/'.join(kinds)} from the parent, got {msg!r}")
+    return msg
 
 
 def recv(sock: _socket.socket) -> dict[str, Any] | None:
