@@ -28,10 +28,29 @@ def read_config(bundle: str) -> tuple[bytes, str]:
         raise SpecError("", f"{config_path}: {exc.strerror}") from None
 
 
-def plan_bundle(bundle: str, **options: Any) -> tuple[dict[str, Any], list[str], list[str], bool]:
+def _security_opt(value: str | None) -> tuple[str | None, bytes]:
+    """--security-opt seccomp=unconfined|default|FILE -> (source, bytes that key the cache)."""
+    if value is None:
+        return None, b""
+    key, _, source = value.partition("=")
+    if key != "seccomp" or not source:
+        raise SpecError("--security-opt", f"unsupported option {value!r} (pyrt takes seccomp=unconfined|default|FILE)")
+    if source in ("unconfined", "default"):
+        return source, source.encode()
+    try:
+        with open(source, "rb") as fh:
+            return os.path.abspath(source), fh.read()
+    except OSError as exc:
+        raise SpecError("--security-opt", f"{source}: {exc.strerror}") from None
+
+
+def plan_bundle(bundle: str, security_opt: str | None = None,
+                **options: Any) -> tuple[dict[str, Any], list[str], list[str], bool]:
     """(plan, warnings, debug messages, cache hit?) for the bundle's config.json."""
     raw, config_path = read_config(bundle)
-    k = cache.key("plan", raw, bundle, sorted(options.items()), cache.code_stamp(), cache.host_stamp())
+    seccomp_source, seccomp_bytes = _security_opt(security_opt)
+    k = cache.key("plan", raw, bundle, sorted(options.items()), seccomp_source, seccomp_bytes, cache.code_stamp(),
+                  cache.host_stamp())
     hit = cache.get("plans", k)
     if isinstance(hit, dict) and hit.get("kind") == "plan" and isinstance(hit.get("plan"), dict):
         from pyrt.plan import recheck_host
@@ -44,6 +63,6 @@ def plan_bundle(bundle: str, **options: Any) -> tuple[dict[str, Any], list[str],
 
     spec = parse_spec(parse_json_bytes(raw, config_path))
     debug: list[str] = []
-    plan, warnings = planner.build(spec, bundle=bundle, debug=debug, **options)
+    plan, warnings = planner.build(spec, bundle=bundle, debug=debug, seccomp_source=seccomp_source, **options)
     cache.put("plans", k, {"kind": "plan", "plan": plan, "warnings": warnings, "debug": debug})
     return plan, warnings, debug, False

@@ -38,6 +38,8 @@ _CREATE_FLAGS: list[Flag] = [
     (("--no-pivot",), "no_pivot", "bool", False, "use MS_MOVE and chroot instead of pivot_root"),
     (("--no-new-keyring",), "no_new_keyring", "bool", False, "keep the caller's session keyring"),
     (("--preserve-fds",), "preserve_fds", "int", 0, "pass this many fds after stdio to the container"),
+    (("--security-opt",), "security_opt", "value", None,
+     "seccomp=unconfined|default|FILE: replace the bundle's seccomp filter (Docker's flag)"),
 ]
 _ID = ("id", True, None, "container id")
 COMMANDS: dict[str, tuple[str, list[Flag], list[tuple[str, bool, Any, str]]]] = {
@@ -63,6 +65,8 @@ COMMANDS: dict[str, tuple[str, list[Flag], list[tuple[str, bool, Any, str]]]] = 
     ]),
     "spec": ("write a new config.json", [
         (("--bundle", "-b"), "bundle", "value", ".", "where to write config.json"),
+        (("--seccomp",), "seccomp", "choice:default,unconfined", "default",
+         "default: Docker's default profile for the config's capabilities; unconfined: none"),
     ], []),
 }
 
@@ -175,7 +179,35 @@ def _argparser() -> argparse.ArgumentParser:
         add(p, flags)
         for name, req, default, phelp in positionals:
             p.add_argument(name, nargs=None if req else "?", default=default, help=phelp)
+    _seccomp_parser(sub)
     return top
+
+
+def _seccomp_parser(sub: Any) -> None:
+    sec = sub.add_parser("seccomp", help="render, convert and inspect seccomp profiles")
+    actions = sec.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    def target(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--caps", default=None, help="capabilities (bounding set) to render for, comma-separated, "
+                       "with or without CAP_ (default: Docker's 14)")
+        p.add_argument("--arch", default=None, help="x86_64, amd64 or SCMP_ARCH_X86_64 (default: the host's)")
+
+    target(actions.add_parser("default", help="print Docker's default profile as an OCI linux.seccomp object"))
+    p = actions.add_parser("convert", help="print a Docker-format profile as an OCI linux.seccomp object")
+    p.add_argument("file")
+    target(p)
+    p = actions.add_parser("check", help="would the profile allow this call? (exit 0 yes, 1 no, 2 bad input)")
+    p.add_argument("profile", help="config.json, OCI section, Docker-format file, or 'default'")
+    p.add_argument("syscall", help="a name or a number")
+    p.add_argument("args", nargs="*", help="arguments: integers, decimal or 0x hex")
+    target(p)
+    p = actions.add_parser("explain", help="summarise a profile in plain words")
+    p.add_argument("profile")
+    target(p)
+    p = actions.add_parser("diff", help="compare two profiles decision by decision (exit 0 alike, 1 not)")
+    p.add_argument("a")
+    p.add_argument("b")
+    target(p)
 
 
 def parse_args(argv: list[str]) -> Args:
@@ -218,12 +250,13 @@ def dispatch(args: Args) -> int:
     if cmd == "create":
         container.create(store, args.id, args.bundle or ".", pid_file=args.pid_file, no_pivot=args.no_pivot,
                          no_new_keyring=args.no_new_keyring, preserve_fds=args.preserve_fds,
-                         console_socket=args.console_socket)
+                         console_socket=args.console_socket, security_opt=args.security_opt)
     elif cmd == "run":
         cid, bundle = _run_id(args)
         code = container.run(store, cid, bundle, detach=args.detach, keep=args.keep, pid_file=args.pid_file,
                              no_pivot=args.no_pivot, no_new_keyring=args.no_new_keyring,
-                             preserve_fds=args.preserve_fds, console_socket=args.console_socket)
+                             preserve_fds=args.preserve_fds, console_socket=args.console_socket,
+                             security_opt=args.security_opt)
         if args.detach and cid != args.id:
             print(cid)
         return code
@@ -245,6 +278,10 @@ def dispatch(args: Args) -> int:
             print(dumps(rows))
         else:
             sys.stdout.write(_table(rows))
+    elif cmd == "seccomp":
+        from pyrt.seccomp.command import seccomp_command
+
+        return seccomp_command(args)
     elif cmd == "cache":
         from pyrt import cache
 
@@ -257,7 +294,7 @@ def dispatch(args: Args) -> int:
     elif cmd == "spec":
         from pyrt.template import write_spec
 
-        write_spec(args.bundle)
+        write_spec(args.bundle, seccomp=args.seccomp == "default")
     return 0
 
 

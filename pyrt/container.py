@@ -45,7 +45,8 @@ def _write_pid_file(path: str, pid: int) -> None:
 
 
 def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = None, no_pivot: bool = False,
-           no_new_keyring: bool = False, preserve_fds: int = 0, console_socket: str | None = None) -> int:
+           no_new_keyring: bool = False, preserve_fds: int = 0, console_socket: str | None = None,
+           security_opt: str | None = None) -> int:
     from pyrt.bundle import plan_bundle
     from pyrt.linux import cgroups
     from pyrt.process import parent
@@ -57,7 +58,7 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
         raise PyrtError(f"--preserve-fds: {preserve_fds} is negative")
     bundle = os.path.abspath(bundle)
     plan, warnings, debug, hit = plan_bundle(bundle, no_pivot=no_pivot, no_new_keyring=no_new_keyring,
-                                             preserve_fds=preserve_fds)
+                                             preserve_fds=preserve_fds, security_opt=security_opt)
     plan["id"] = cid
     if plan["cgroup"]["path"] is None:
         plan["cgroup"]["path"] = f"/pyrt/{cid}"
@@ -228,10 +229,10 @@ def destroy(store: st.Store, record: dict[str, Any]) -> None:
 
 def run(store: st.Store, cid: str, bundle: str, *, detach: bool = False, keep: bool = False,
         pid_file: str | None = None, no_pivot: bool = False, no_new_keyring: bool = False,
-        preserve_fds: int = 0, console_socket: str | None = None) -> int:
+        preserve_fds: int = 0, console_socket: str | None = None, security_opt: str | None = None) -> int:
     """create + start; in the foreground, wait and return the container's exit code."""
     pid = create(store, cid, bundle, pid_file=pid_file, no_pivot=no_pivot, no_new_keyring=no_new_keyring,
-                 preserve_fds=preserve_fds, console_socket=console_socket)
+                 preserve_fds=preserve_fds, console_socket=console_socket, security_opt=security_opt)
     if detach:
         try:
             start(store, cid)

@@ -52,8 +52,8 @@ DEFAULT_DEVICE_RULES = (
 
 
 def build(spec: Spec, *, bundle: str, no_pivot: bool = False,
-          no_new_keyring: bool = False, preserve_fds: int = 0,
-          debug: list[str] | None = None) -> tuple[dict[str, Any], list[str]]:
+          no_new_keyring: bool = False, preserve_fds: int = 0, debug: list[str] | None = None,
+          seccomp_source: str | None = None) -> tuple[dict[str, Any], list[str]]:
     """Returns (plan, warnings).  Raises SpecError for anything pyrt cannot honour."""
     warnings: list[str] = []
     _refuse_unsupported(spec)
@@ -93,10 +93,26 @@ def build(spec: Spec, *, bundle: str, no_pivot: bool = False,
     if spec.linux.mount_label:
         warnings.append("linux.mountLabel: SELinux is not enabled on this host; ignored")
     plan["seccomp"] = None
-    if spec.linux.seccomp is not None:
+    section, where = spec.linux.seccomp, "linux.seccomp"
+    if seccomp_source is not None:  # --security-opt seccomp=...: rendered for this container's bounding set
+        from pyrt.seccomp import profiles
+
+        section, where = None, f"--security-opt seccomp={seccomp_source}"
+        if seccomp_source != "unconfined":
+            bounding = spec.process.capabilities.bounding if spec.process.capabilities else ()
+            try:
+                section = profiles.render(profiles.load(seccomp_source), bounding, path="")
+            except SpecError as exc:
+                raise SpecError(where, str(exc)) from None
+    if section is not None:
         from pyrt.seccomp.compiler import compile_section
 
-        plan["seccomp"] = compile_section(spec.linux.seccomp, "linux.seccomp", debug)
+        try:
+            plan["seccomp"] = compile_section(section, "linux.seccomp" if seccomp_source is None else "", debug)
+        except SpecError as exc:
+            if seccomp_source is None:
+                raise
+            raise SpecError(where, str(exc)) from None
     return plan, warnings
 
 

@@ -52,12 +52,19 @@ def default_spec() -> dict[str, Any]:
     }
 
 
-def write_spec(bundle: str) -> None:
+def write_spec(bundle: str, seccomp: bool = True) -> None:
+    """runc spec's config.json; with ``seccomp`` also Docker's default profile rendered for its capabilities."""
     path = os.path.join(bundle, "config.json")
     if os.path.exists(path):
         raise PyrtError(f"{path} exists: remove it first")
+    spec = default_spec()
+    if seccomp:
+        from pyrt.seccomp import profiles
+
+        caps = tuple(spec["process"]["capabilities"]["bounding"])
+        spec["linux"]["seccomp"] = profiles.render(profiles.docker_default(), caps)
     try:
         with open(path, "x") as fh:
-            json.dump(default_spec(), fh, indent="\t")
+            json.dump(spec, fh, indent="\t")
     except OSError as exc:
         raise PyrtError(f"{path}: {exc.strerror}") from None

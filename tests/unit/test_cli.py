@@ -72,11 +72,18 @@ def test_spec_writes_what_runc_spec_writes(tmp_path: object) -> None:
 
     d = Path(str(tmp_path))
     (d / "pyrt").mkdir()
+    (d / "plain").mkdir()
     assert cli.main(["spec", "--bundle", str(d / "pyrt")]) == 0
     assert cli.main(["spec", "--bundle", str(d / "pyrt")]) == 1  # never overwrites
+    assert cli.main(["spec", "--seccomp", "unconfined", "--bundle", str(d / "plain")]) == 0
+    with_profile = json.loads((d / "pyrt" / "config.json").read_text())
+    section = with_profile["linux"].pop("seccomp")
+    assert section["defaultAction"] == "SCMP_ACT_ERRNO" and "unshare" not in json.dumps(section)
     runc = shutil.which("runc") or ("/usr/sbin/runc" if Path("/usr/sbin/runc").exists() else None)
     if runc is None:
         pytest.skip("runc is not installed")
     (d / "runc").mkdir()
     subprocess.run([runc, "spec"], cwd=d / "runc", check=True)
-    assert json.loads((d / "pyrt" / "config.json").read_text()) == json.loads((d / "runc" / "config.json").read_text())
+    runc_spec = json.loads((d / "runc" / "config.json").read_text())
+    assert json.loads((d / "plain" / "config.json").read_text()) == runc_spec
+    assert with_profile == runc_spec  # the same, plus Docker's default profile
