@@ -121,7 +121,7 @@ def test_interpreter_agrees_with_the_kernel(rt: Runtime, probe_binary: Path, tmp
     assert len(lines) == len(run_cases)
     mismatches = []
     seen = set()
-    for line, (abi, nr, args) in zip(lines, run_cases):
+    for line, (abi, nr, args) in zip(lines, run_cases, strict=True):
         kernel = line.rsplit(" ", 1)[1]
         seen.add(kernel)
         interp = expected(prog, abi, nr, args)
