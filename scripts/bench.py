@@ -30,6 +30,82 @@ def make_bundle(tmp: str, name: str = "bundle", args: list[str] | None = None) -
     return bundle
 
 
+def docker_bundle(tmp: str, name: str, seccomp: bool, tag: str, args: list[str] | None = None) -> str:
+    """Docker 20.10's generated config (../shared/engines), runnable here; a new config each time."""
+    src = os.path.join(ROOT, "..", "shared", "engines", "docker-runc-run-rm.config.json")
+    with open(src) as fh:
+        cfg = json.load(fh)
+    cfg["root"]["path"] = os.path.join(ROOT, "bundles/busybox/rootfs")
+    cfg["mounts"] = [m for m in cfg["mounts"] if m.get("type") != "bind" or os.path.exists(m["source"])]
+    cfg.pop("hooks", None)
+    cfg["process"]["args"] = args or ["/bin/true"]
+    cfg["hostname"] = tag  # engines send a new config.json for every container
+    cfg["linux"]["cgroupsPath"] = f"/docker/{tag}"
+    if not seccomp:
+        cfg["linux"].pop("seccomp", None)
+    bundle = os.path.join(tmp, name)
+    os.makedirs(bundle, exist_ok=True)
+    with open(os.path.join(bundle, "config.json"), "w") as fh:
+        json.dump(cfg, fh)
+    return bundle
+
+
+def seccomp_rows(n: int, tmp: str, bins: dict[str, str], roots: dict[str, str]) -> list[str]:
+    """Docker's config with and without its profile, BPF cache cold and warm; per-syscall cost."""
+    if not os.path.exists(os.path.join(ROOT, "..", "shared", "engines")):
+        return ["| (Docker's config rows need ../shared/engines) | | | |"]
+    cases = ["docker config, no seccomp", "docker config + profile, BPF cache warm",
+             "docker config + profile, BPF cache cold"]
+    times: dict[tuple[str, str], list[float]] = {(c, r): [] for c in cases for r in bins}
+    warm_cache = os.path.join(tmp, "seccomp-cache")
+    for i in range(n):
+        for rt in (("pyrt", "runc") if i % 2 == 0 else ("runc", "pyrt")):
+            b, r = bins[rt], roots[rt]
+            for c in cases:
+                tag = f"s{i}{rt[0]}{cases.index(c)}"
+                bundle = docker_bundle(tmp, tag, "profile" in c, tag)
+                os.environ["PYRT_CACHE_DIR"] = os.path.join(tmp, f"cold-{tag}") if "cold" in c else warm_cache
+                times[(c, rt)].append(timed([b, "--root", r, "run", "-b", bundle, tag], tmp))
+    os.environ["PYRT_CACHE_DIR"] = warm_cache
+    rows = []
+    for c in cases:
+        p = statistics.median(times[(c, "pyrt")]) * 1000
+        q = statistics.median(times[(c, "runc")]) * 1000
+        rows.append(f"| {c} | {p:.1f} | {q:.1f} | {p / q:.2f}x |")
+    base = {rt: statistics.median(times[("docker config, no seccomp", rt)]) * 1000 for rt in bins}
+    for c in cases[1:]:
+        extra = {rt: statistics.median(times[(c, rt)]) * 1000 - base[rt] for rt in bins}
+        rows.append(f"| {c}: cost of seccomp | +{extra['pyrt']:.1f} | +{extra['runc']:.1f} | |")
+    rows += syscall_rows(tmp, bins, roots)
+    return rows
+
+
+def syscall_rows(tmp: str, bins: dict[str, str], roots: dict[str, str]) -> list[str]:
+    """ns per syscall inside the container, with Docker's profile and without."""
+    exe = os.path.join(tmp, "sysbench")
+    try:
+        subprocess.run(["gcc", "-static", "-O2", "-o", exe, os.path.join(ROOT, "scripts", "sysbench.c")], check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return ["| (per-syscall rows need gcc) | | | |"]
+    rows = []
+    for label, seccomp in (("getppid / personality(-1) ns, no filter", False),
+                           ("getppid / personality(-1) ns, Docker's profile", True)):
+        got = {}
+        for rt in bins:
+            tag = f"sys{rt}{int(seccomp)}"
+            bundle = docker_bundle(tmp, tag, seccomp, tag, ["/sysbench"])
+            with open(os.path.join(bundle, "config.json")) as fh:
+                cfg = json.load(fh)
+            cfg["mounts"].append({"destination": "/sysbench", "type": "bind", "source": exe, "options": ["bind", "ro"]})
+            with open(os.path.join(bundle, "config.json"), "w") as fh:
+                json.dump(cfg, fh)
+            out = subprocess.run([bins[rt], "--root", roots[rt], "run", "-b", bundle, tag], capture_output=True,
+                                 text=True, check=True).stdout.split()
+            got[rt] = out
+        rows.append(f"| {label} | {got['pyrt'][0]} / {got['pyrt'][1]} | {got['runc'][0]} / {got['runc'][1]} | |")
+    return rows
+
+
 def timed(argv: list[str], cwd: str) -> float:
     t = time.perf_counter()
     subprocess.run(argv, cwd=cwd, check=True, stdout=subprocess.DEVNULL)
@@ -77,6 +153,9 @@ def main() -> None:
         for rt in bins:
             for cid in ("bench-state", "bench-kill"):
                 subprocess.run([bins[rt], "--root", roots[rt], "delete", "--force", cid], stderr=subprocess.DEVNULL)
+    try:
+        extra_rows = seccomp_rows(n, tmp, bins, roots)
+    finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"| case (median of {n}, interleaved) | pyrt ms | runc ms | pyrt/runc |")
     print("|---|---|---|---|")
@@ -87,6 +166,8 @@ def main() -> None:
         p = statistics.median(times[(c, "pyrt")]) * 1000
         r = statistics.median(times[(c, "runc")]) * 1000
         print(f"| {c} | {p:.1f} | {r:.1f} | {p / r:.2f}x |")
+    for row in extra_rows:
+        print(row)
 
 
 def _wait_exit(pid: int) -> None:

@@ -142,3 +142,24 @@ def test_missing_listener_fails_create_cleanly(rt: Runtime, tmp_path: Path) -> N
     res = rt("create", "-b", str(rt.bundle(cfg)), rt.new_id())
     assert res.returncode == 1
     assert res.stderr.startswith(f"pyrt: linux.seccomp.listenerPath: {tmp_path / 'nobody.sock'}: ")
+
+
+@pytest.mark.parametrize("flags", [[], ["SECCOMP_FILTER_FLAG_LOG"], ["SECCOMP_FILTER_FLAG_SPEC_ALLOW"],
+                                   ["SECCOMP_FILTER_FLAG_TSYNC"], ["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]])
+def test_filter_flags_are_accepted_by_the_kernel(rt: Runtime, flags: list[str]) -> None:
+    cfg = with_seccomp({"defaultAction": "SCMP_ACT_ALLOW", "flags": flags,
+                        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]})
+    res = run(rt, cfg, "grep Seccomp: /proc/self/status; mkdir /dev/shm/x 2>/dev/null || echo denied")
+    assert (res.returncode, res.stdout) == (0, "Seccomp:\t2\ndenied\n"), res.stderr
+
+
+def test_wait_killable_recv_with_a_listener(rt: Runtime, tmp_path: Path) -> None:
+    sock = tmp_path / "listener.sock"
+    got: dict[str, Any] = {}
+    thread = _listener(sock, got, 95)
+    cfg = with_seccomp({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": str(sock),
+                        "flags": ["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
+                        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]}, nnp=True)
+    res = run(rt, cfg, "mkdir /tmp/x 2>&1; echo rc=$?")
+    thread.join(10)
+    assert res.stdout.splitlines()[-1] == "rc=1" and got.get("respond") == 0, res.stderr
