@@ -153,3 +153,22 @@ def test_real_filter_verdicts_for_the_demo_calls() -> None:
     assert expected(prog, 64, 462, ()) == "errno=38"  # mseal: newer than libseccomp, the stub answers
     assert json.dumps(bpf.describe(bpf.run(prog, bpf.seccomp_data(0, bpf.AUDIT_ARCH["aarch64"]))[0])) == \
         '"KILL_THREAD"'
+
+
+def test_clone_newuser_refused_and_plain_fork_allowed_by_the_real_filter(rt: Runtime, probe_binary: Path,
+                                                                         tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    shutil.copy(probe_binary, work / "probe")
+    (work / "filter.bpf").write_bytes(_compile(docker_section(), "linux.seccomp", [])["bpf"])
+    # clone(flags, stack=0): the child returns 0 and exits at once through the probe's exit_group
+    (work / "cases").write_text("64 56 268435473 0 0 0 0 0\n64 56 17 0 0 0 0 0\n64 435 0 0 0 0 0 0\n")
+    cfg = busybox_config()
+    del cfg["linux"]["seccomp"]
+    cfg["process"]["capabilities"] = {}
+    cfg["mounts"].append({"destination": "/probe", "type": "bind", "source": str(work), "options": ["rbind", "ro"]})
+    res = rt("run", "-b", str(rt.bundle(cfg, args=["/probe/probe", "/probe/filter.bpf", "/probe/cases"])),
+             rt.new_id())
+    assert res.returncode == 0, res.stderr
+    verdicts = [line.rsplit(" ", 1)[1] for line in res.stdout.splitlines()]
+    assert verdicts == ["errno=1", "errno=0", "errno=38"]  # CLONE_NEWUSER: EPERM; fork: works; clone3: ENOSYS
