@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     Flag = tuple[tuple[str, ...], str, str, Any, str]
 
 # One table drives both parsers.  A flag: (names, dest, kind, default, help); kind is
-# "bool", "value", "int" or "choice:a,b".  Positionals: (name, required, default, help).
+# "bool", "value", "int", "append" (repeatable) or "choice:a,b".  Positionals: (name, required,
+# default, help); a positional named "args" takes the rest of the line verbatim (exec's command).
 GLOBAL_FLAGS: list[Flag] = [
     (("--root",), "root", "value", "/run/pyrt", "state directory (default /run/pyrt)"),
     (("--log",), "log", "value", None, "also write messages to this file"),
@@ -48,6 +49,20 @@ COMMANDS: dict[str, tuple[str, list[Flag], list[tuple[str, bool, Any, str]]]] = 
         (("--detach", "-d"), "detach", "bool", False, "do not wait for the container"),
         (("--keep",), "keep", "bool", False, "do not delete the container after it exits"),
     ], [("id", True, None, "container id, or a bundle directory (then the id is <dir>-<8 hex>)")]),
+    "exec": ("run a process in a running container", [
+        (("--process", "-p"), "process", "value", None, "process.json: the process to run"),
+        (("--detach", "-d"), "detach", "bool", False, "do not wait for the process"),
+        (("--tty", "-t"), "tty", "bool", False, "allocate a pseudo-terminal"),
+        (("--console-socket",), "console_socket", "value", None, "unix socket that receives the pty master"),
+        (("--pid-file",), "pid_file", "value", None, "write the process's pid to this file"),
+        (("--env", "-e"), "env", "append", None, "KEY=VALUE to add to the environment (repeatable)"),
+        (("--cwd",), "cwd", "value", None, "working directory inside the container"),
+        (("--user", "-u"), "user", "value", None, "UID[:GID]"),
+        (("--additional-gids", "-g"), "additional_gids", "append", None, "an extra group (repeatable)"),
+        (("--cap", "-c"), "cap", "append", None, "add a capability (repeatable)"),
+        (("--no-new-privs",), "no_new_privs", "bool", False, "set no_new_privs"),
+        (("--preserve-fds",), "preserve_fds", "int", 0, "pass this many fds after stdio to the process"),
+    ], [_ID, ("args", False, None, "the command and its arguments")]),
     "start": ("start a created container", [], [_ID]),
     "state": ("print a container's state as JSON", [], [_ID]),
     "kill": ("send a signal to a container's init", [
@@ -102,6 +117,12 @@ def _take_flag(table: list[Flag], argv: list[str], i: int, out: dict[str, Any]) 
                     return -1
                 out[dest] = True
                 return i + 1
+            if kind == "append":
+                if not eq and i + 1 >= len(argv):
+                    return -1
+                value = inline if eq else argv[i + 1]
+                out[dest] = [*(out[dest] or []), value]
+                return i + (1 if eq else 2)
             if eq:
                 value = inline
             elif i + 1 < len(argv):
@@ -133,11 +154,15 @@ def fast_parse(argv: list[str]) -> Args | None:
     _help, flags, positionals = COMMANDS[cmd]
     out.update({f[1]: f[3] for f in flags})
     given: list[str] = []
+    rest = bool(positionals) and positionals[-1][0] == "args"
     i += 1
     while i < len(argv):
         arg = argv[i]
         if arg == "--":
             given += argv[i + 1:]
+            break
+        if rest and given:  # exec ID COMMAND...: everything after the id is the command
+            given += argv[i:]
             break
         if arg.startswith("-") and arg != "-":
             i = _take_flag(flags, argv, i, out)
@@ -147,10 +172,14 @@ def fast_parse(argv: list[str]) -> Args | None:
         given.append(arg)
         i += 1
     required = sum(1 for p in positionals if p[1])
+    if rest:
+        out["args"] = given[len(positionals) - 1:]
+        given = given[:len(positionals) - 1]
     if not required <= len(given) <= len(positionals):
         return None
     for index, (name, _req, default, _h) in enumerate(positionals):
-        out[name] = given[index] if index < len(given) else default
+        if index < len(given) or name != "args":
+            out[name] = given[index] if index < len(given) else default
     return Args(**out)
 
 
@@ -166,6 +195,8 @@ def _argparser() -> argparse.ArgumentParser:
         for names, dest, kind, default, help_ in table:
             if kind == "bool":
                 p.add_argument(*names, dest=dest, action="store_true", help=help_)
+            elif kind == "append":
+                p.add_argument(*names, dest=dest, action="append", default=None, help=help_)
             elif kind.startswith("choice:"):
                 p.add_argument(*names, dest=dest, default=default, choices=kind[7:].split(","), help=help_)
             else:
@@ -178,7 +209,10 @@ def _argparser() -> argparse.ArgumentParser:
         p = sub.add_parser(cmd, help=help_)
         add(p, flags)
         for name, req, default, phelp in positionals:
-            p.add_argument(name, nargs=None if req else "?", default=default, help=phelp)
+            if name == "args":
+                p.add_argument(name, nargs=argparse.REMAINDER, default=None, help=phelp)
+            else:
+                p.add_argument(name, nargs=None if req else "?", default=default, help=phelp)
     _seccomp_parser(sub)
     return top
 
@@ -260,6 +294,14 @@ def dispatch(args: Args) -> int:
         if args.detach and cid != args.id:
             print(cid)
         return code
+    elif cmd == "exec":
+        from pyrt.execute import ExecOptions, exec_process
+
+        return exec_process(store, args.id, ExecOptions(
+            process_file=args.process, args=args.args or [], detach=args.detach, tty=args.tty,
+            console_socket=args.console_socket, pid_file=args.pid_file, env=args.env or [], cwd=args.cwd,
+            user=args.user, additional_gids=args.additional_gids or [], caps=args.cap or [],
+            no_new_privs=args.no_new_privs, preserve_fds=args.preserve_fds))
     elif cmd == "start":
         container.start(store, args.id)
     elif cmd == "state":

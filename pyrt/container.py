@@ -91,6 +91,7 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
         pid, start_time = parent.spawn(plan, store.fifo(cid), record["cgroup_leaves"])
         record.update(status="created", pid=pid, init_start_time=start_time)
         store.write(cid, record)
+        store.write_plan(cid, plan)  # exec joins this container with the same filter and cgroups
         if pid_file:
             _write_pid_file(pid_file, pid)
     except BaseException:
@@ -241,6 +242,20 @@ def run(store: st.Store, cid: str, bundle: str, *, detach: bool = False, keep: b
             raise
         return 0
 
+    forward_signals(pid)
+    try:
+        start(store, cid)
+        code = _wait_for(pid)
+    except BaseException:
+        delete(store, cid, force=True)
+        raise
+    if not keep:
+        delete(store, cid, force=True)
+    return code
+
+
+def forward_signals(pid: int) -> None:
+    """Send every signal pyrt receives (but those that cannot or must not be) on to pid."""
     import _signal  # the C module: `signal` would import enum
 
     def forward(signum: int, _frame: Any) -> None:
@@ -256,15 +271,6 @@ def run(store: st.Store, cid: str, bundle: str, *, detach: bool = False, keep: b
             _signal.signal(sig, forward)
         except (OSError, ValueError):
             pass
-    try:
-        start(store, cid)
-        code = _wait_for(pid)
-    except BaseException:
-        delete(store, cid, force=True)
-        raise
-    if not keep:
-        delete(store, cid, force=True)
-    return code
 
 
 def _wait_for(pid: int) -> int:

@@ -21,7 +21,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from pyrt.spec import Spec
+    from pyrt.spec import Process, Spec
 
 NS_FLAGS = {
     "user": C.CLONE_NEWUSER,
@@ -232,14 +232,18 @@ def _sysctl(spec: Spec, new_ns: list[str]) -> list[list[str]]:
 
 
 def _process(spec: Spec, warnings: list[str]) -> dict[str, Any]:
-    p = spec.process
-    assert p is not None
+    assert spec.process is not None
+    return process_plan(spec.process, warnings)
+
+
+def process_plan(p: Process, warnings: list[str], where: str = "process") -> dict[str, Any]:
+    """The plan of one process (the container's, or one started by `exec`)."""
     top = capnames.last_cap()
     caps = p.capabilities
     sets = {}
     for name in ("bounding", "effective", "inheritable", "permitted", "ambient"):
         names = getattr(caps, name) if caps else ()
-        sets[name] = capnames.mask(names, f"process.capabilities.{name}", warnings, top)
+        sets[name] = capnames.mask(names, f"{where}.capabilities.{name}", warnings, top)
     env = list(p.env)
     path_value = next((e[5:] for e in env if e.startswith("PATH=")), None)
     return {

@@ -184,7 +184,7 @@ def parse_spec(data: Any) -> Spec:
         oci_version=version,
         root_path=root_path,
         root_readonly=root.boolean("readonly"),
-        process=_process(proc) if proc is not None else None,
+        process=parse_process(proc) if proc is not None else None,
         hostname=top.string("hostname"),
         domainname=top.string("domainname"),
         mounts=tuple(_mount(m) for m in top.objs("mounts")),
@@ -215,7 +215,7 @@ def _mount(r: Reader) -> Mount:
     return Mount(dest, r.string("type"), r.string("source"), r.strs("options"), r.path)
 
 
-def _process(r: Reader) -> Process:
+def parse_process(r: Reader) -> Process:
     args = r.strs("args")
     if not args:
         raise SpecError(r.at("args"), "must name the program to run (got an empty list)")

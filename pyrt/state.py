@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 STATE_FILE = "state.json"
 FIFO = "exec.fifo"
+PLAN_FILE = "plan.marshal"
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-.")
 
 
@@ -90,6 +91,27 @@ class Store:
         with open(tmp, "w") as fh:
             fh.write(fastjson.dumps(state))
         os.rename(tmp, path)
+
+    def write_plan(self, container_id: str, plan: dict[str, Any]) -> None:
+        """The container's plan (plain data, marshal), for exec."""
+        import marshal
+
+        path = os.path.join(self.dir(container_id), PLAN_FILE)
+        with open(f"{path}.tmp", "wb") as fh:
+            fh.write(marshal.dumps(plan))
+        os.rename(f"{path}.tmp", path)
+
+    def read_plan(self, container_id: str) -> dict[str, Any]:
+        import marshal
+
+        try:
+            with open(os.path.join(self.dir(container_id), PLAN_FILE), "rb") as fh:
+                plan = marshal.loads(fh.read())
+        except (OSError, EOFError, ValueError, TypeError) as exc:
+            raise StateError(f"container {container_id}: its plan is unreadable ({exc})") from None
+        if not isinstance(plan, dict):
+            raise StateError(f"container {container_id}: its plan is unreadable")
+        return plan
 
     def read(self, container_id: str) -> dict[str, Any]:
         path = os.path.join(self.dir(container_id), STATE_FILE)

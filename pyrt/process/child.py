@@ -47,6 +47,8 @@ def block_imports() -> None:
 
 
 def _report(sock: _socket.socket, step: str, exc: BaseException) -> NoReturn:
+    if isinstance(exc, StepError):
+        step, exc = exc.step, exc.exc
     if isinstance(exc, PyrtError):
         msg = str(exc)
     elif isinstance(exc, OSError):
@@ -93,8 +95,7 @@ def intermediate(plan: dict[str, Any], sock: _socket.socket, fifo_fd: int) -> No
         _report(sock, step, exc)
 
 
-def _load_seccomp(plan: dict[str, Any], sock: _socket.socket) -> None:
-    sec = plan["seccomp"]
+def _load_seccomp(sec: dict[str, Any], sock: _socket.socket) -> None:
     try:
         fd = S.seccomp_load_bpf(sec["bpf"], sec["flags"])
     except OSError as exc:
@@ -210,42 +211,8 @@ def init(plan: dict[str, Any], sock: _socket.socket, fifo_fd: int) -> NoReturn:
         step = "masked and read-only paths"
         rootfs.readonly_and_masked(plan)
         rootfs.readonly_root(plan)
-        step = "rlimits"
-        for res, soft, hard, name in proc["rlimits"]:
-            step = f"rlimit {name}"
-            inf = resource.RLIM_INFINITY
-            resource.setrlimit(res, (inf if soft >= 2**63 else soft, inf if hard >= 2**63 else hard))
-        if proc["no_new_privs"]:
-            prctl.set_no_new_privs(True)
-        if plan["seccomp"] is not None and not proc["no_new_privs"]:
-            step = "seccomp"  # without no_new_privs, loading needs CAP_SYS_ADMIN: before the drop
-            _load_seccomp(plan, sock)
-        step = "capabilities and user"
-        _set_user_and_caps(proc, in_userns)
-        step = "file descriptors"
-        first = 3 + plan["preserve_fds"]
-        if sock.fileno() < first or fifo_fd < first:
-            raise PyrtError("internal: sync fds overlap the preserved fds")
-        _close_fds([sock.fileno(), fifo_fd], first)
-        for fd in range(3, first):
-            try:
-                os.set_inheritable(fd, True)
-            except OSError:
-                pass
-        os.umask(proc["umask"])
-        step = "process.cwd"
-        os.chdir(proc["cwd"])
-        if not os.getcwd().startswith("/"):
-            raise PyrtError(f"process.cwd {proc['cwd']!r} is outside the container")
-        program = _find_program(proc)
         fcntl.fcntl(fifo_fd, fcntl.F_SETFL, 0)  # blocking read of the exec fifo
-        for sig in range(1, 32):  # Python ignores SIGPIPE and SIGXFSZ: exec would keep that
-            if sig not in (9, 19):
-                _signal.signal(sig, _signal.SIG_DFL)
-        _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
-        if plan["seccomp"] is not None and proc["no_new_privs"]:
-            step = "seccomp"  # as late as the kernel allows: right before execve
-            _load_seccomp(plan, sock)
+        program = _become(proc, plan["seccomp"], sock, [fifo_fd], plan["preserve_fds"], in_userns)
         # After the filter is loaded (with no_new_privs: from here on) init makes only write, read,
         # close and execve calls, as runc: a profile must allow those and nothing more.
         sync.write_raw(sock.fileno(), "ready")
@@ -260,4 +227,94 @@ def init(plan: dict[str, Any], sock: _socket.socket, fifo_fd: int) -> NoReturn:
         if step == "start":
             os.write(2, f"pyrt: exec {proc['args'][0]}: {exc}\n".encode(errors="replace"))
             os._exit(127)
+        _report(sock, step, exc)
+
+
+def _become(proc: dict[str, Any], seccomp: dict[str, Any] | None, sock: _socket.socket, keep: list[int],
+            preserve_fds: int, in_userns: bool) -> str:
+    """The last steps before execve, shared by init and exec: rlimits, no_new_privs, seccomp, user and
+    capabilities, file descriptors, umask, cwd; returns the program to exec.  Raises StepError."""
+    step = "rlimits"
+    try:
+        for res, soft, hard, name in proc["rlimits"]:
+            step = f"rlimit {name}"
+            inf = resource.RLIM_INFINITY
+            resource.setrlimit(res, (inf if soft >= 2**63 else soft, inf if hard >= 2**63 else hard))
+        if proc["no_new_privs"]:
+            prctl.set_no_new_privs(True)
+        if seccomp is not None and not proc["no_new_privs"]:
+            step = "seccomp"  # without no_new_privs, loading needs CAP_SYS_ADMIN: before the drop
+            _load_seccomp(seccomp, sock)
+        step = "capabilities and user"
+        _set_user_and_caps(proc, in_userns)
+        step = "file descriptors"
+        first = 3 + preserve_fds
+        if any(fd < first for fd in [sock.fileno(), *keep]):
+            raise PyrtError("internal: sync fds overlap the preserved fds")
+        _close_fds([sock.fileno(), *keep], first)
+        for fd in range(3, first):
+            try:
+                os.set_inheritable(fd, True)
+            except OSError:
+                pass
+        os.umask(proc["umask"])
+        step = "process.cwd"
+        os.chdir(proc["cwd"])
+        if not os.getcwd().startswith("/"):
+            raise PyrtError(f"process.cwd {proc['cwd']!r} is outside the container")
+        program = _find_program(proc)
+        for sig in range(1, 32):  # Python ignores SIGPIPE and SIGXFSZ: exec would keep that
+            if sig not in (9, 19):
+                _signal.signal(sig, _signal.SIG_DFL)
+        _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
+        if seccomp is not None and proc["no_new_privs"]:
+            step = "seccomp"  # as late as the kernel allows: right before execve
+            _load_seccomp(seccomp, sock)
+        return program
+    except PyrtError:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - named with its step
+        raise StepError(step, exc) from None
+
+
+class StepError(Exception):
+    """A failure with the step it happened in, for the report to the parent."""
+
+    def __init__(self, step: str, exc: BaseException) -> None:
+        super().__init__(step)
+        self.step, self.exc = step, exc
+
+
+def exec_intermediate(xplan: dict[str, Any], sock: _socket.socket) -> NoReturn:
+    """exec's A: join the container's namespaces (fds opened by the parent: user first, mount last),
+    wait until the parent has put us in the container's cgroups, fork the process (in the pid ns)."""
+    step = "join namespaces"
+    try:
+        block_imports()
+        for ns_type, flag, fd in xplan["ns"]:
+            step = f"join the container's {ns_type} namespace"
+            S.setns(fd, flag)
+            os.close(fd)
+        sync.expect(sock, "joined")
+        pid = os.fork()
+        if pid == 0:
+            exec_process(xplan, sock)
+        sync.send(sock, "pid", pid=pid)
+        os._exit(0)
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent as data
+        _report(sock, step, exc)
+
+
+def exec_process(xplan: dict[str, Any], sock: _socket.socket) -> NoReturn:
+    """exec's B: become the process and execve; the close-on-exec socket reaching EOF tells the
+    parent it worked, an error message that it did not."""
+    proc = xplan["process"]
+    step = "exec"
+    try:
+        prctl.set_dumpable(False)  # nothing in the container may open this process through /proc
+        program = _become(proc, xplan["seccomp"], sock, [], xplan["preserve_fds"], xplan["in_userns"])
+        env = dict(e.split("=", 1) for e in proc["env"])
+        step = f"exec {program}"
+        os.execve(program, proc["args"], env)
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent as data
         _report(sock, step, exc)

@@ -134,3 +134,66 @@ def _hand_over_listener(plan: dict[str, Any], pid: int, child_fd: int) -> None:
         raise SetupError("linux.seccomp.listenerPath", f"{listener['path']}: {exc.strerror or exc}") from None
     finally:
         os.close(fd)
+
+
+NS_ORDER = ("user", "ipc", "uts", "network", "pid", "cgroup", "time", "mount")  # mount last: it moves our root
+
+
+def spawn_exec(xplan: dict[str, Any], init_pid: int, leaves: list[str]) -> int:
+    """Start a process inside a running container; returns its pid once it has exec'd."""
+    import _socket
+
+    from pyrt.plan import NS_FLAGS, NS_PROC_NAMES
+    from pyrt.process import child
+
+    floor = 3 + xplan["preserve_fds"]
+    ns_fds: list[tuple[str, int, int]] = []
+    try:
+        for ns_type in NS_ORDER:
+            name = NS_PROC_NAMES[ns_type]
+            target = f"/proc/{init_pid}/ns/{name}"
+            try:
+                if os.readlink(target) == os.readlink(f"/proc/self/ns/{name}"):
+                    continue  # the container shares this one with the host
+                fd = os.open(target, os.O_RDONLY | os.O_CLOEXEC)
+            except FileNotFoundError:
+                if ns_type == "time":
+                    continue  # a kernel without time namespaces
+                raise ProtocolError("the container's init is gone") from None
+            ns_fds.append((ns_type, NS_FLAGS[ns_type], _high_fd(fd, floor)))
+        xplan["ns"] = ns_fds
+        parent_sock, child_sock = sync.pair()
+        child_sock = _socket.socket(fileno=_high_fd(child_sock.detach(), floor))
+        mid = os.fork()
+        if mid == 0:
+            parent_sock.close()
+            child.exec_intermediate(xplan, child_sock)
+    finally:
+        for _t, _f, fd in ns_fds:
+            os.close(fd)
+    child_sock.close()
+    pid = 0
+    try:
+        cgroups.join(leaves, mid)
+        sync.send(parent_sock, "joined")
+        msg = sync.expect(parent_sock, "pid", "error")
+        if msg["type"] == "error":
+            raise _init_error(msg)
+        pid = int(msg["pid"])
+        os.waitpid(mid, 0)
+        mid = 0
+        msg2 = sync.recv(parent_sock)  # EOF: the process exec'd (the socket is close-on-exec)
+        if msg2 is not None:
+            raise _init_error(msg2) if msg2["type"] == "error" else ProtocolError(f"unexpected {msg2['type']!r}")
+        return pid
+    except BaseException:
+        for p in (pid, mid):
+            if p:
+                try:
+                    os.kill(p, SIGKILL)
+                    os.waitpid(p, 0)
+                except (ProcessLookupError, ChildProcessError):
+                    pass
+        raise
+    finally:
+        parent_sock.close()

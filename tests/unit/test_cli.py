@@ -23,6 +23,10 @@ FORMS = [
     ["run", "-d", "--keep", "-b", "/b", "c1"],
     ["run", "bundles/busybox"],
     ["spec", "-b", "/tmp"],
+    ["exec", "c1", "sh", "-c", "echo -x --y"],
+    ["exec", "-e", "A=1", "--env=B=2", "-u", "1:2", "--cwd", "/t", "-d", "--pid-file", "/p", "c1", "ls", "-l"],
+    ["exec", "--process", "/p.json", "--detach", "c1"],
+    ["exec", "-c", "CAP_KILL", "-c", "CAP_CHOWN", "--no-new-privs", "c1", "true"],
 ]
 
 

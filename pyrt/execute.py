@@ -1,0 +1,127 @@
+"""`pyrt exec`: a new process inside a running container, as runc exec starts it.
+
+The process joins every namespace and the cgroups of the container's init, and
+gets the container's seccomp filter (compiled at create, kept in the state dir).
+Without --process it is the container's own process with the command, env, cwd,
+user, groups and capabilities the flags change; with --process it is that file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyrt import state as st
+from pyrt.errors import PyrtError, SpecError, StateError
+from pyrt.log import log
+
+
+@dataclass
+class ExecOptions:
+    process_file: str | None = None
+    args: list[str] = field(default_factory=list)
+    detach: bool = False
+    tty: bool = False
+    console_socket: str | None = None
+    pid_file: str | None = None
+    env: list[str] = field(default_factory=list)
+    cwd: str | None = None
+    user: str | None = None
+    additional_gids: list[str] = field(default_factory=list)
+    caps: list[str] = field(default_factory=list)
+    no_new_privs: bool = False
+    preserve_fds: int = 0
+
+
+def _from_file(path: str, warnings: list[str]) -> dict[str, Any]:
+    from pyrt.jsonread import Reader, parse_json_bytes
+    from pyrt.plan import process_plan
+    from pyrt.spec import parse_process
+
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError as exc:
+        raise SpecError("--process", f"{path}: {exc.strerror}") from None
+    proc = parse_process(Reader(parse_json_bytes(raw, path), ""))
+    if proc.terminal:
+        raise SpecError("terminal", "terminals are not supported by this version of pyrt")
+    unsupported = [p for p in proc.unsupported]
+    if unsupported:
+        raise SpecError(unsupported[0], "not supported by this version of pyrt")
+    return process_plan(proc, warnings, where=path)
+
+
+def _from_flags(base: dict[str, Any], opts: ExecOptions, warnings: list[str]) -> dict[str, Any]:
+    from pyrt import caps as capnames
+
+    if not opts.args:
+        raise PyrtError("exec: a command is required (or --process FILE)")
+    proc = dict(base)
+    proc["args"] = list(opts.args)
+    for i, e in enumerate(opts.env):
+        if "=" not in e:
+            raise SpecError(f"--env[{i}]", f"expected KEY=VALUE, got {e!r}")
+    proc["env"] = [*base["env"], *opts.env]
+    proc["path"] = next((e[5:] for e in reversed(proc["env"]) if e.startswith("PATH=")), None)
+    if opts.cwd is not None:
+        if not opts.cwd.startswith("/"):
+            raise SpecError("--cwd", f"must be an absolute path, got {opts.cwd!r}")
+        proc["cwd"] = opts.cwd
+    if opts.user is not None:
+        uid, _, gid = opts.user.partition(":")
+        try:
+            proc["uid"] = int(uid)
+            proc["gid"] = int(gid) if gid else proc["gid"]
+        except ValueError:
+            raise SpecError("--user", f"expected UID[:GID] as numbers, got {opts.user!r}") from None
+    if opts.additional_gids:
+        try:
+            proc["additional_gids"] = [int(g) for g in opts.additional_gids]
+        except ValueError:
+            raise SpecError("--additional-gids", "expected numbers") from None
+    if opts.caps:
+        names = tuple(c.upper() if c.upper().startswith("CAP_") else "CAP_" + c.upper() for c in opts.caps)
+        add = capnames.mask(names, "--cap", warnings, proc["last_cap"])
+        proc["caps"] = {k: (v | add if k in ("bounding", "effective", "permitted") else v)
+                        for k, v in proc["caps"].items()}
+    if opts.no_new_privs:
+        proc["no_new_privs"] = True
+    return proc
+
+
+def exec_process(store: st.Store, cid: str, opts: ExecOptions) -> int:
+    from pyrt.container import _subreaper, _wait_for, _write_pid_file, forward_signals
+    from pyrt.process import parent
+
+    record = store.read(cid)
+    status = st.status(store, record)
+    if status not in ("created", "running"):
+        raise StateError(f"cannot exec in a {status} container")
+    if opts.tty or opts.console_socket:
+        raise PyrtError("exec --tty/--console-socket: terminals are not supported by this version of pyrt")
+    if opts.preserve_fds < 0:
+        raise PyrtError(f"--preserve-fds: {opts.preserve_fds} is negative")
+    plan = store.read_plan(cid)
+    warnings: list[str] = []
+    proc = _from_file(opts.process_file, warnings) if opts.process_file else _from_flags(plan["process"], opts,
+                                                                                          warnings)
+    for msg in warnings:
+        log.warning(msg)
+    xplan = {
+        "process": proc,
+        "seccomp": plan["seccomp"],
+        "preserve_fds": opts.preserve_fds,
+        "in_userns": "user" in plan["new_ns"] or any(j[0] == "user" for j in plan["join_ns"]),
+    }
+    _subreaper()
+    pid = parent.spawn_exec(xplan, record["pid"], record["cgroup_leaves"])
+    if opts.pid_file:
+        _write_pid_file(opts.pid_file, pid)
+    if opts.detach:
+        return 0
+    forward_signals(pid)
+    return _wait_for(pid)
+
+
+
