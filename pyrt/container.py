@@ -60,7 +60,8 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
     plan, warnings, debug, hit = plan_bundle(bundle, no_pivot=no_pivot, no_new_keyring=no_new_keyring,
                                              preserve_fds=preserve_fds, security_opt=security_opt)
     plan["id"] = cid
-    if plan["cgroup"]["path"] is None:
+    default_cgroup = plan["cgroup"]["path"] is None
+    if default_cgroup:
         plan["cgroup"]["path"] = f"/pyrt/{cid}"
     log.debug(f"plan for {bundle}: {'from the cache' if hit else 'built'}")
     for msg in debug:
@@ -77,7 +78,7 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
         "annotations": plan["annotations"], "creator_pid": os.getpid(),
         "creator_start_time": (st.proc_stat(os.getpid()) or ("", 0))[1],
         "pid_ns": "pid" in plan["new_ns"] or any(j[0] == "pid" for j in plan["join_ns"]),
-        "cgroup_leaves": [], "cgroup_created": [],
+        "cgroup_leaves": [], "cgroup_created": [], "cgroup_default": default_cgroup,
     }
     try:
         store.write(cid, record)
@@ -225,6 +226,8 @@ def destroy(store: st.Store, record: dict[str, Any]) -> None:
     if not record.get("pid_ns") or record.get("status") == "creating":
         cgroups.kill_all(leaves, SIGKILL)
     cgroups.remove(record.get("cgroup_created", []))
+    if record.get("cgroup_default"):  # /pyrt/<id>: /pyrt is pyrt's own, shared by its containers
+        cgroups.remove(cgroups.shared_default_parents(leaves), timeout=0)
     store.remove(record["id"])
 
 

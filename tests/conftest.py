@@ -40,6 +40,11 @@ def cgroup_dirs(cid: str) -> list[str]:
     return out
 
 
+def default_parents() -> set[str]:
+    """pyrt's shared default parent (/pyrt) in each hierarchy, where it exists."""
+    return {str(base / "pyrt") for base in Path("/sys/fs/cgroup").iterdir() if (base / "pyrt").is_dir()}
+
+
 def host_mounts() -> set[str]:
     with open("/proc/self/mountinfo") as fh:
         return {line.split()[4] for line in fh}
@@ -135,11 +140,13 @@ def rt(tmp_path: Path) -> Iterator[Runtime]:
     if not ROOTFS.joinpath("bin", "busybox").exists():
         pytest.skip("bundles/busybox/rootfs is missing: run scripts/setup")
     before = host_mounts()
+    parents_before = default_parents()
     runtime = Runtime(tmp_path)
     yield runtime
     reap()
     left = runtime.leftovers()  # before cleaning up: a test must not rely on this fixture to clean
     new_mounts = host_mounts() - before
+    left += [f"cgroup parent {p}" for p in sorted(default_parents() - parents_before)]
     for cid in runtime.ids:
         runtime("delete", "--force", cid)
     reap()

@@ -91,19 +91,14 @@ def create(cgroups_path: str) -> tuple[list[dict[str, Any]], list[str]]:
     created: list[str] = []
     try:
         for h in leaf_dirs(cgroups_path):
-            missing = []
-            d = h["dir"]
-            while not os.path.isdir(d) and d != h["mount"]:
-                missing.append(d)
-                d = os.path.dirname(d)
-            for d in reversed(missing):
+            for _attempt in range(5):  # a shared parent may be removed by another delete meanwhile
                 try:
-                    os.mkdir(d, 0o755)
-                except FileExistsError:
+                    created += _mkdir_chain(h)
+                    break
+                except FileNotFoundError:
                     continue
-                created.append(d)
-                if "cpuset" in h["controllers"]:
-                    _copy_cpuset(os.path.dirname(d), d)
+            else:
+                raise SetupError("cgroup", f"mkdir {h['dir']}: its parent keeps disappearing")
             leaves.append(h)
     except OSError as exc:
         remove(created)
@@ -112,6 +107,30 @@ def create(cgroups_path: str) -> tuple[list[dict[str, Any]], list[str]]:
         remove(created)
         raise
     return leaves, created
+
+
+def _mkdir_chain(h: dict[str, Any]) -> list[str]:
+    missing = []
+    d = h["dir"]
+    while not os.path.isdir(d) and d != h["mount"]:
+        missing.append(d)
+        d = os.path.dirname(d)
+    created = []
+    for d in reversed(missing):
+        try:
+            os.mkdir(d, 0o755)
+        except FileExistsError:
+            continue
+        created.append(d)
+        if "cpuset" in h["controllers"]:
+            _copy_cpuset(os.path.dirname(d), d)
+    return created
+
+
+def shared_default_parents(leaves: list[str], default_parent: str = "pyrt") -> list[str]:
+    """pyrt's own default parent (/pyrt) in each hierarchy: removed on delete when nothing uses it."""
+    return [os.path.dirname(leaf) for leaf in leaves if os.path.basename(os.path.dirname(leaf)) == default_parent
+            and os.path.dirname(os.path.dirname(leaf)) in {h["mount"] for h in hierarchies()}]
 
 
 def _find(leaves: list[str], controller: str, v1_file: str, v2_file: str) -> tuple[str, int] | None:
