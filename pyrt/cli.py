@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 
+from pyrt.control import UPDATE_FLAGS
 from pyrt.errors import PyrtError
 from pyrt.log import log
 from pyrt.version import SPEC_VERSION, VERSION, commit
@@ -43,6 +44,7 @@ _CREATE_FLAGS: list[Flag] = [
      "seccomp=unconfined|default|FILE: replace the bundle's seccomp filter (Docker's flag)"),
 ]
 _ID = ("id", True, None, "container id")
+_UPDATE = UPDATE_FLAGS
 COMMANDS: dict[str, tuple[str, list[Flag], list[tuple[str, bool, Any, str]]]] = {
     "create": ("create a container", _CREATE_FLAGS, [_ID]),
     "run": ("create and start a container", _CREATE_FLAGS + [
@@ -64,6 +66,21 @@ COMMANDS: dict[str, tuple[str, list[Flag], list[tuple[str, bool, Any, str]]]] = 
         (("--preserve-fds",), "preserve_fds", "int", 0, "pass this many fds after stdio to the process"),
     ], [_ID, ("args", False, None, "the command and its arguments")]),
     "start": ("start a created container", [], [_ID]),
+    "pause": ("freeze every process of a container", [], [_ID]),
+    "resume": ("thaw a paused container", [], [_ID]),
+    "ps": ("list the processes of a container", [
+        (("--format", "-f"), "format", "choice:table,json", "table", "table (ps -ef lines) or json (pids)"),
+    ], [_ID, ("args", False, None, "options for ps (default -ef)")]),
+    "events": ("container statistics as JSON lines", [
+        (("--stats",), "stats", "bool", False, "print the statistics once and exit"),
+        (("--interval",), "interval", "value", "5s", "time between statistics (5s, 500ms)"),
+    ], [_ID]),
+    "update": ("change a container's resource limits", [
+        (("--resources", "-r"), "resources", "value", None, "LinuxResources JSON file, or - for stdin"),
+        *[((f"--{flag}",), flag.replace("-", "_"), "value", None, f"linux.resources.{group}.{key}")
+          for flag, (group, key, _kind) in _UPDATE.items()],
+    ], [_ID]),
+    "features": ("what this pyrt supports (JSON)", [], []),
     "state": ("print a container's state as JSON", [], [_ID]),
     "kill": ("send a signal to a container's init", [
         (("--all", "-a"), "all", "bool", False, "signal every process in the container"),
@@ -256,6 +273,16 @@ def parse_args(argv: list[str]) -> Args:
     return Args(**vars(ns))
 
 
+def _duration(text: str) -> float:
+    """Go-style durations as runc takes them: 5s, 500ms, 1m."""
+    for suffix, scale in (("ms", 0.001), ("s", 1.0), ("m", 60.0)):
+        if text.endswith(suffix) and text[: -len(suffix)].replace(".", "", 1).isdigit():
+            value = float(text[: -len(suffix)]) * scale
+            if value > 0:
+                return value
+    raise PyrtError(f"--interval: expected a duration such as 5s or 500ms, got {text!r}")
+
+
 def _run_id(args: Args) -> tuple[str, str]:
     """runc's form (`run ID` in the bundle) or the mission's (`run DIR`)."""
     if args.bundle is None and os.path.isfile(os.path.join(args.id, "config.json")):
@@ -304,6 +331,24 @@ def dispatch(args: Args) -> int:
             no_new_privs=args.no_new_privs, preserve_fds=args.preserve_fds))
     elif cmd == "start":
         container.start(store, args.id)
+    elif cmd in ("pause", "resume", "update", "ps", "events"):
+        from pyrt import control
+
+        if cmd == "pause":
+            control.pause(store, args.id)
+        elif cmd == "resume":
+            control.resume(store, args.id)
+        elif cmd == "update":
+            control.update(store, args.id, args.resources,
+                           {flag: getattr(args, flag.replace("-", "_")) for flag in _UPDATE})
+        elif cmd == "ps":
+            sys.stdout.write(control.ps(store, args.id, args.format, args.args or []))
+        else:
+            control.events(store, args.id, args.stats, _duration(args.interval))
+    elif cmd == "features":
+        from pyrt.features import features
+
+        print(dumps(features(), indent=4))
     elif cmd == "state":
         print(dumps(container.state(store, args.id), indent=2))
     elif cmd == "kill":

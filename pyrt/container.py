@@ -157,7 +157,7 @@ def list_all(store: st.Store) -> list[dict[str, Any]]:
 def kill(store: st.Store, cid: str, sig: int, all_processes: bool = False) -> None:
     record = store.read(cid)
     status = st.status(store, record)
-    if status not in ("created", "running"):
+    if status not in ("created", "running", "paused"):
         raise StateError("container not running")
     if all_processes:
         from pyrt.linux import cgroups
@@ -200,13 +200,17 @@ def delete(store: st.Store, cid: str, force: bool = False) -> None:
         status = st.status(store, record)
         if status == "creating" and _creator_alive(record) and not force:
             raise StateError(f"cannot delete container {cid} that is being created")
-        if status in ("created", "running"):
+        if status in ("created", "running", "paused"):
             if not force:
                 raise StateError(f"cannot delete container {cid} that is not stopped: {status}")
             try:
                 os.kill(record["pid"], SIGKILL)
             except ProcessLookupError:
                 pass
+            if status == "paused":  # frozen tasks cannot die until thawed
+                from pyrt.linux import cgroups
+
+                cgroups.freeze(record["cgroup_leaves"], False)
             _wait_gone(record)
         destroy(store, record)
     finally:

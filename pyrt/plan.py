@@ -278,9 +278,9 @@ def _cgroup(spec: Spec, devices: list[dict[str, Any]]) -> dict[str, Any]:
                 rules.append([True, d["type"], d["major"], d["minor"], "rwm"])
     return {
         "path": spec.linux.cgroups_path,  # None: /pyrt/<id>
-        "memory_limit": res.memory_limit,
-        "pids_limit": res.pids_limit,
-        "cpu_shares": res.cpu_shares,
+        "settings": dict(res.settings),
+        "hugepages": [list(h) for h in res.hugepages],
+        "unified": dict(res.unified),
         "devices": rules,
     }
 

@@ -114,10 +114,12 @@ class DeviceRule:
 
 @attrs.frozen
 class Resources:
+    """Only what is set: engines send 0 for "leave unchanged", and runc leaves those alone."""
+
     devices: tuple[DeviceRule, ...]
-    memory_limit: int | None
-    pids_limit: int | None
-    cpu_shares: int | None
+    settings: dict[str, int | str | bool]  # "memory.limit", "cpu.cpus", ... -> value
+    hugepages: tuple[tuple[str, int], ...]  # (pageSize, limit)
+    unified: dict[str, str]
     unsupported: tuple[str, ...]
 
 
@@ -339,6 +341,23 @@ def _is_set(value: Any) -> bool:
     return value not in (None, 0, "", False)
 
 
+# linux.resources fields pyrt applies: group -> field -> (kind, min, max).
+RESOURCE_FIELDS: dict[str, dict[str, tuple[str, int, int]]] = {
+    "memory": {"limit": ("int", -1, I64), "reservation": ("int", -1, I64), "swap": ("int", -1, I64),
+               "swappiness": ("int", 0, 100), "disableOOMKiller": ("bool", 0, 1)},
+    "cpu": {"shares": ("int", 0, U64), "quota": ("int", -1, I64), "period": ("int", 0, U64),
+            "realtimeRuntime": ("int", -1, I64), "realtimePeriod": ("int", 0, U64), "cpus": ("str", 0, 0),
+            "mems": ("str", 0, 0)},
+    "pids": {"limit": ("int", -1, I64)},
+    "blockIO": {"weight": ("int", 0, 1000), "leafWeight": ("int", 0, 1000)},
+}
+
+
+def parse_resources(data: Any, path: str = "") -> Resources:
+    """linux.resources, or what `pyrt update --resources` reads."""
+    return _resources(Reader(data, path))
+
+
 def _resources(r: Reader) -> Resources:
     rules = []
     for d in r.objs("devices"):
@@ -352,20 +371,36 @@ def _resources(r: Reader) -> Resources:
             raise SpecError(d.at("allow"), "required")
         rules.append(DeviceRule(d.boolean("allow"), kind, d.integer("major", lo=-1, hi=I64),
                                 d.integer("minor", lo=-1, hi=I64), access))
-    unsupported = []
-    memory = r.obj("memory")
-    limit = None
-    if memory is not None:
-        limit = memory.integer("limit", lo=-1, hi=I64)
-        unsupported += [memory.at(k) for k, v in memory.data.items() if k != "limit" and _is_set(v)]
-    cpu = r.obj("cpu")
-    shares = None
-    if cpu is not None:
-        shares = cpu.integer("shares", lo=0, hi=U64)
-        unsupported += [cpu.at(k) for k, v in cpu.data.items() if k != "shares" and _is_set(v)]
-    pids = r.obj("pids")
-    pids_limit = pids.integer("limit", lo=-1, hi=I64) if pids is not None else None
-    for key, value in r.data.items():
-        if key not in ("devices", "memory", "cpu", "pids") and _is_set(value):
-            unsupported.append(r.at(key))
-    return Resources(tuple(rules), limit or None, pids_limit or None, shares or None, tuple(unsupported))
+    settings: dict[str, int | str | bool] = {}
+    for group, fields in RESOURCE_FIELDS.items():
+        sub = r.obj(group)
+        if sub is None:
+            continue
+        for key, value in sub.data.items():
+            where = sub.at(key)
+            if key not in fields:
+                if _is_set(value):
+                    raise SpecError(where, "not supported by this version of pyrt")
+                continue
+            kind, lo, hi = fields[key]
+            if kind == "int":
+                got: int | str | bool | None = sub.integer(key, lo=lo, hi=hi)
+            elif kind == "str":
+                got = sub.string(key)
+            else:
+                got = sub.boolean(key)
+            if _is_set(got):
+                settings[f"{group}.{key}"] = got  # type: ignore[assignment]
+    hugepages = []
+    for hp in r.objs("hugepageLimits"):
+        size = hp.string("pageSize", required=True) or ""
+        if not size[:-2].isdigit() or size[-2:] not in ("KB", "MB", "GB"):
+            raise SpecError(hp.at("pageSize"), f"expected a size like 2MB, got {size!r}")
+        hugepages.append((size, hp.integer("limit", required=True, lo=0, hi=U64) or 0))
+    unified = r.strmap("unified")
+    for key in unified:
+        if "/" in key or key.startswith(".") or "." not in key:
+            raise SpecError(f"{r.at('unified')}.{key}", "not a cgroup2 interface file name")
+    unsupported = [r.at(key) for key, value in r.data.items()
+                   if key not in ("devices", "hugepageLimits", "unified", *RESOURCE_FIELDS) and _is_set(value)]
+    return Resources(tuple(rules), settings, tuple(hugepages), unified, tuple(unsupported))

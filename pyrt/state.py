@@ -167,7 +167,22 @@ def status(store: Store, state: dict[str, Any]) -> str:
         return "stopped"
     if os.path.exists(store.fifo(state["id"])):
         return "created"
+    if _frozen(state.get("cgroup_leaves") or []):
+        return "paused"
     return "running"
+
+
+def _frozen(leaves: list[str]) -> bool:
+    """The v1 freezer (or cgroup2's cgroup.freeze) says the container is frozen: runc's "paused"."""
+    for leaf in leaves:
+        for name, frozen_values in (("freezer.state", ("FROZEN", "FREEZING")), ("cgroup.freeze", ("1",))):
+            try:
+                with open(os.path.join(leaf, name)) as fh:
+                    if fh.read().strip() in frozen_values:
+                        return True
+            except OSError:
+                continue
+    return False
 
 
 def oci_view(store: Store, state: dict[str, Any]) -> dict[str, Any]:
@@ -176,7 +191,7 @@ def oci_view(store: Store, state: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {
         "ociVersion": state["ociVersion"],
         "id": state["id"],
-        "pid": state["pid"] if st in ("created", "running", "creating") else 0,
+        "pid": state["pid"] if st in ("created", "running", "creating", "paused") else 0,
         "status": st,
         "bundle": state["bundle"],
         "rootfs": state["rootfs"],

@@ -72,12 +72,13 @@ class Runtime:
         return d
 
     def __call__(self, *args: str, check: bool = False, timeout: float = 60, stdin: Any = subprocess.DEVNULL,
-                 **kw: Any) -> subprocess.CompletedProcess[str]:
+                 input: str | None = None, **kw: Any) -> subprocess.CompletedProcess[str]:
         # Files, not pipes: `create` and `run -d` leave the container holding the caller's stdio,
         # and a pipe would not reach EOF until the container exits.
         with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
             proc = subprocess.run([str(PYRT), "--root", str(self.root), *args], stdout=out, stderr=err,
-                                  timeout=timeout, stdin=stdin, **kw)
+                                  timeout=timeout, stdin=None if input is not None else stdin,
+                                  input=input.encode() if input is not None else None, **kw)
             out.seek(0)
             err.seek(0)
             res = subprocess.CompletedProcess(proc.args, proc.returncode, out.read(), err.read())

@@ -158,20 +158,62 @@ def _enable_v2(mount: str, leaf: str, controller: str) -> None:
     _write(os.path.join(d, "cgroup.subtree_control"), f"+{controller}")
 
 
+def _limit(v: Any, version: int) -> str:
+    return ("max" if version == 2 else "-1") if int(v) < 0 else str(v)
+
+
+# linux.resources field -> (controller, v1 file, v2 file or None, formatter(value, version)).
+SETTINGS: dict[str, tuple[str, str, str | None, Any]] = {
+    "memory.limit": ("memory", "memory.limit_in_bytes", "memory.max", _limit),
+    "memory.reservation": ("memory", "memory.soft_limit_in_bytes", "memory.low", _limit),
+    "memory.swap": ("memory", "memory.memsw.limit_in_bytes", None, _limit),
+    "memory.swappiness": ("memory", "memory.swappiness", None, lambda v, _: str(v)),
+    "memory.disableOOMKiller": ("memory", "memory.oom_control", None, lambda v, _: "1" if v else "0"),
+    "cpu.shares": ("cpu", "cpu.shares", "cpu.weight",
+                   lambda v, ver: str(v) if ver == 1 else str(1 + ((max(2, min(v, 262144)) - 2) * 9999) // 262142)),
+    "cpu.period": ("cpu", "cpu.cfs_period_us", None, lambda v, _: str(v)),
+    "cpu.quota": ("cpu", "cpu.cfs_quota_us", None, lambda v, _: str(v)),
+    "cpu.realtimePeriod": ("cpu", "cpu.rt_period_us", None, lambda v, _: str(v)),
+    "cpu.realtimeRuntime": ("cpu", "cpu.rt_runtime_us", None, lambda v, _: str(v)),
+    "cpu.cpus": ("cpuset", "cpuset.cpus", "cpuset.cpus", lambda v, _: str(v)),
+    "cpu.mems": ("cpuset", "cpuset.mems", "cpuset.mems", lambda v, _: str(v)),
+    "pids.limit": ("pids", "pids.max", "pids.max", _limit),
+    "blockIO.weight": ("blkio", "blkio.weight", "io.weight", lambda v, _: str(v)),
+    "blockIO.leafWeight": ("blkio", "blkio.leaf_weight", None, lambda v, _: str(v)),
+}
+# Order matters: periods before quotas and runtimes; memory+swap is ordered at write time.
+ORDER = ("cpu.period", "cpu.quota", "cpu.realtimePeriod", "cpu.realtimeRuntime")
+
+
 def apply(leaves: list[str], res: dict[str, Any]) -> None:
-    """Write the resource limits of the plan's cgroup section."""
-    if res.get("memory_limit") is not None:
-        where = _need(leaves, "memory", "memory.limit_in_bytes", "memory.max", "linux.resources.memory.limit")
-        limit = res["memory_limit"]
-        _write(where[0], ("max" if where[1] == 2 else "-1") if limit < 0 else str(limit))
-    if res.get("pids_limit") is not None:
-        where = _need(leaves, "pids", "pids.max", "pids.max", "linux.resources.pids.limit")
-        _write(where[0], "max" if res["pids_limit"] < 0 else str(res["pids_limit"]))
-    if res.get("cpu_shares") is not None:
-        where = _need(leaves, "cpu", "cpu.shares", "cpu.weight", "linux.resources.cpu.shares")
-        shares = res["cpu_shares"]
-        value = shares if where[1] == 1 else 1 + ((max(2, min(shares, 262144)) - 2) * 9999) // 262142
-        _write(where[0], str(value))
+    """Write the resource limits of the plan's cgroup section (or of `pyrt update`)."""
+    settings = dict(res.get("settings") or {})
+    if "cpu.realtimeRuntime" in settings:
+        _rt_parents(leaves, settings)
+    if "memory.limit" in settings and "memory.swap" in settings:
+        _memory_and_swap(leaves, settings.pop("memory.limit"), settings.pop("memory.swap"))
+    for key in sorted(settings, key=lambda k: ORDER.index(k) if k in ORDER else -1):
+        controller, v1_file, v2_file, fmt = SETTINGS[key]
+        path, version = _need(leaves, controller, v1_file, v2_file or "", f"linux.resources.{key}")
+        if version == 2 and not v2_file:
+            raise SetupError(f"linux.resources.{key}", "has no cgroup2 equivalent on this host")
+        if not os.path.exists(path):
+            raise SetupError(f"linux.resources.{key}", f"{path}: not offered by this kernel")
+        _write(path, fmt(settings[key], version))
+    for size, limit in res.get("hugepages") or []:
+        path, version = _need(leaves, "hugetlb", f"hugetlb.{size}.limit_in_bytes", f"hugetlb.{size}.max",
+                              "linux.resources.hugepageLimits")
+        if not os.path.exists(path):
+            raise SetupError("linux.resources.hugepageLimits", f"no {size} huge pages on this host ({path})")
+        _write(path, str(limit))
+    for key, value in (res.get("unified") or {}).items():
+        v2 = [leaf for leaf in leaves if _version_of(leaf) == 2]
+        if not v2:
+            raise SetupError(f"linux.resources.unified.{key}", "no cgroup2 hierarchy on this host")
+        path = os.path.join(v2[0], key)
+        if not os.path.exists(path):
+            raise SetupError(f"linux.resources.unified.{key}", f"{path}: no such cgroup2 file")
+        _write(path, value)
     if res.get("devices"):
         found = _find(leaves, "devices", "devices.allow", "")
         if found is None or found[1] != 1:
@@ -184,11 +226,58 @@ def apply(leaves: list[str], res: dict[str, Any]) -> None:
             _write(os.path.join(base, "devices.allow" if allow else "devices.deny"), rule)
 
 
+def _version_of(leaf: str) -> int:
+    for h in hierarchies():
+        if leaf.startswith(h["mount"] + "/"):
+            return int(h["version"])
+    return 0
+
+
+def _memory_and_swap(leaves: list[str], limit: int, swap: int) -> None:
+    """v1 wants memsw >= limit at every moment: raise memsw first when the limit goes up."""
+    lim_path, _ = _need(leaves, "memory", "memory.limit_in_bytes", "memory.max", "linux.resources.memory.limit")
+    sw_path = os.path.join(os.path.dirname(lim_path), "memory.memsw.limit_in_bytes")
+    if not os.path.exists(sw_path):
+        raise SetupError("linux.resources.memory.swap", "swap accounting is off on this host (no memsw files)")
+    with open(sw_path) as fh:
+        current_swap = int(fh.read())
+    steps = [(sw_path, swap), (lim_path, limit)] if limit < 0 or limit > current_swap else \
+        [(lim_path, limit), (sw_path, swap)]
+    for path, value in steps:
+        _write(path, _limit(value, 1))
+
+
+def _rt_parents(leaves: list[str], settings: dict[str, Any]) -> None:
+    """A new v1 cpu group has no real-time runtime: give it to every level, parents first."""
+    leaf, version = _need(leaves, "cpu", "cpu.rt_runtime_us", "", "linux.resources.cpu.realtimeRuntime")
+    if version != 1 or not os.path.exists(leaf):
+        raise SetupError("linux.resources.cpu.realtimeRuntime", "no real-time cpu cgroup on this host")
+    mount = next(h["mount"] for h in hierarchies() if leaf.startswith(h["mount"] + "/"))
+    d = os.path.dirname(leaf)
+    chain = []
+    while d != mount:
+        chain.append(d)
+        d = os.path.dirname(d)
+    runtime, period = settings["cpu.realtimeRuntime"], settings.get("cpu.realtimePeriod")
+    for level in reversed(chain[1:]):  # the ancestors (the leaf itself is written by apply)
+        if period:
+            _write(os.path.join(level, "cpu.rt_period_us"), str(period))
+        with open(os.path.join(level, "cpu.rt_runtime_us")) as fh:
+            if int(fh.read()) >= runtime:
+                continue
+        _write(os.path.join(level, "cpu.rt_runtime_us"), str(runtime))
+
+
 def _need(leaves: list[str], controller: str, v1: str, v2: str, json_path: str) -> tuple[str, int]:
-    found = _find(leaves, controller, v1, v2)
+    """The file for a controller's setting, or a SetupError naming the field."""
+    found = _find(leaves, controller, v1, v2) if v2 or _has_v1(controller) else None
     if found is None:
         raise SetupError(json_path, f"no {controller} cgroup controller on this host")
     return found
+
+
+def _has_v1(controller: str) -> bool:
+    return any(h["version"] == 1 and controller in h["controllers"] for h in hierarchies())
 
 
 def join(leaves: list[str], pid: int) -> None:
@@ -239,3 +328,84 @@ def _only_dying(d: str) -> bool:
             return bool(fh.read().split())
     except OSError:
         return False
+
+
+def _freezer_file(leaves: list[str]) -> tuple[str, int] | None:
+    for leaf in leaves:
+        if os.path.exists(os.path.join(leaf, "freezer.state")):
+            return os.path.join(leaf, "freezer.state"), 1
+    for leaf in leaves:
+        if os.path.exists(os.path.join(leaf, "cgroup.freeze")):
+            return os.path.join(leaf, "cgroup.freeze"), 2
+    return None
+
+
+def frozen(leaves: list[str]) -> bool:
+    found = _freezer_file(leaves)
+    if found is None:
+        return False
+    try:
+        with open(found[0]) as fh:
+            value = fh.read().strip()
+    except OSError:
+        return False
+    return value in ("FROZEN", "FREEZING") if found[1] == 1 else value == "1"
+
+
+def freeze(leaves: list[str], on: bool, timeout: float = 5.0) -> None:
+    """Freeze (or thaw) every process of the container, and wait until the kernel says so."""
+    found = _freezer_file(leaves)
+    if found is None:
+        raise SetupError("pause", "no freezer cgroup on this host")
+    path, version = found
+    want = ("FROZEN" if on else "THAWED") if version == 1 else ("1" if on else "0")
+    _write(path, want)
+    deadline = time.monotonic() + timeout
+    while True:
+        with open(path if version == 1 else os.path.join(os.path.dirname(path), "cgroup.events")) as fh:
+            text = fh.read()
+        done = text.strip() == want if version == 1 else f"frozen {want}" in text
+        if done:
+            return
+        if time.monotonic() > deadline:
+            raise SetupError("pause" if on else "resume", f"{path} is still not {want}")
+        time.sleep(0.001)
+        if version == 1 and on:
+            _write(path, want)  # FREEZING can stall on a task in the middle of a fork: ask again
+
+
+def read_stats(leaves: list[str]) -> dict[str, Any]:
+    """runc-style stats from the cgroup files this host has."""
+    def read(controller_file: str) -> str | None:
+        for leaf in leaves:
+            path = os.path.join(leaf, controller_file)
+            if os.path.exists(path):
+                try:
+                    with open(path) as fh:
+                        return fh.read()
+                except OSError:
+                    return None
+        return None
+
+    out: dict[str, Any] = {}
+    usage, percpu = read("cpuacct.usage"), read("cpuacct.usage_percpu")
+    if usage is not None:
+        out["cpu"] = {"usage": {"total": int(usage), "percpu": [int(x) for x in (percpu or "").split()]}}
+        throttle = read("cpu.stat")
+        if throttle:
+            fields = dict(line.split() for line in throttle.splitlines() if len(line.split()) == 2)
+            out["cpu"]["throttling"] = {"periods": int(fields.get("nr_periods", 0)),
+                                        "throttledPeriods": int(fields.get("nr_throttled", 0)),
+                                        "throttledTime": int(fields.get("throttled_time", 0))}
+    mem_usage, mem_max, mem_limit = read("memory.usage_in_bytes"), read("memory.max_usage_in_bytes"), \
+        read("memory.limit_in_bytes")
+    if mem_usage is not None:
+        out["memory"] = {"usage": {"usage": int(mem_usage), "max": int(mem_max or 0), "limit": int(mem_limit or 0)}}
+        raw = read("memory.stat")
+        if raw:
+            out["memory"]["raw"] = {k: int(v) for k, v in (line.split() for line in raw.splitlines())}
+    current, maximum = read("pids.current"), read("pids.max")
+    if current is not None:
+        out["pids"] = {"current": int(current), "limit": 0 if (maximum or "max").strip() == "max"
+                       else int(maximum or 0)}
+    return out

@@ -102,9 +102,24 @@ def test_fields_pyrt_cannot_honour_are_recorded() -> None:
     cfg = busybox_config()
     cfg["hooks"] = {"prestart": [{"path": "/bin/true"}]}
     cfg["linux"]["intelRdt"] = {"closID": "x"}
-    cfg["linux"]["resources"]["blockIO"] = {"weight": 100}
-    cfg["linux"]["resources"]["cpu"] = {"shares": 0, "quota": 0}  # zeros mean unset, as engines send them
+    cfg["linux"]["resources"]["rdma"] = {"mlx": {"hcaHandles": 1}}
+    cfg["linux"]["resources"]["cpu"] = {"shares": 0, "quota": 0, "idle": 0}  # zeros: unset, as engines send
     spec = parse(cfg)
     assert spec.unsupported == ("hooks.prestart",)
     assert spec.linux.unsupported == ("linux.intelRdt",)
-    assert spec.linux.resources.unsupported == ("linux.resources.blockIO",)
+    assert spec.linux.resources.unsupported == ("linux.resources.rdma",)
+    assert spec.linux.resources.settings == {}
+    cfg["linux"]["resources"]["cpu"]["idle"] = 1
+    assert error(cfg) == "linux.resources.cpu.idle: not supported by this version of pyrt"
+
+
+def test_resources_keep_only_what_is_set() -> None:
+    cfg = busybox_config()
+    cfg["linux"]["resources"].update({"memory": {"limit": 1 << 20, "swap": 0, "disableOOMKiller": False},
+                                      "cpu": {"shares": 512, "cpus": "0", "quota": 0},
+                                      "blockIO": {"weight": 0}, "pids": {"limit": 0},
+                                      "hugepageLimits": [{"pageSize": "2MB", "limit": 0}],
+                                      "unified": {"hugetlb.2MB.max": "0"}})
+    res = parse(cfg).linux.resources
+    assert res.settings == {"memory.limit": 1 << 20, "cpu.shares": 512, "cpu.cpus": "0"}
+    assert res.hugepages == (("2MB", 0),) and res.unified == {"hugetlb.2MB.max": "0"}
