@@ -79,6 +79,7 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
         "creator_start_time": (st.proc_stat(os.getpid()) or ("", 0))[1],
         "pid_ns": "pid" in plan["new_ns"] or any(j[0] == "pid" for j in plan["join_ns"]),
         "cgroup_leaves": [], "cgroup_created": [], "cgroup_default": default_cgroup,
+        "hooks": sorted(plan["hooks"]),
     }
     try:
         store.write(cid, record)
@@ -95,15 +96,33 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
         store.write_plan(cid, plan)  # exec joins this container with the same filter and cgroups
         if pid_file:
             _write_pid_file(pid_file, pid)
-    except BaseException:
+    except BaseException as exc:
         if pid:
             _kill_and_reap(pid)
         cgroups.remove(created)
+        from pyrt.hooks import HookError
+
+        if isinstance(exc, HookError) or getattr(exc, "step", "") == "hooks":
+            # the spec: a failed create-time hook (createContainer fails inside init) ends with poststop
+            _poststop(plan)
         store.remove(cid)
         raise
     finally:
         os.close(dir_fd)
     return pid
+
+
+def _poststop(plan: dict[str, Any]) -> None:
+    """poststop hooks: a failure is only a warning, and the next hooks still run."""
+    from pyrt import hooks
+    from pyrt.plan import hook_state
+
+    state = hook_state(plan, "stopped", 0)
+    for i, hook in enumerate(plan["hooks"].get("poststop") or []):
+        try:
+            hooks.run_one(hook, f"hooks.poststop[{i}]", state)
+        except hooks.HookError as exc:
+            log.warning(str(exc))
 
 
 def _kill_and_reap(pid: int) -> None:
@@ -134,8 +153,28 @@ def start(store: st.Store, cid: str) -> None:
         finally:
             os.close(w)
         os.unlink(store.fifo(cid))
+        if "poststart" in record.get("hooks", ()):
+            _poststart(store, record)
     finally:
         os.close(fd)
+
+
+def _poststart(store: st.Store, record: dict[str, Any]) -> None:
+    """poststart hooks; since runtime-spec 1.3 a failure stops and destroys the container."""
+    from pyrt import hooks
+    from pyrt.plan import hook_state
+
+    plan = store.read_plan(record["id"])
+    try:
+        hooks.run_phase(plan["hooks"], "poststart", hook_state(plan, "running", record["pid"]))
+    except hooks.HookError:
+        try:
+            os.kill(record["pid"], SIGKILL)
+        except ProcessLookupError:
+            pass
+        _wait_gone(record)
+        destroy(store, record)
+        raise
 
 
 def state(store: st.Store, cid: str) -> dict[str, Any]:
@@ -227,11 +266,14 @@ def destroy(store: st.Store, record: dict[str, Any]) -> None:
     from pyrt.linux import cgroups
 
     leaves = record.get("cgroup_leaves", [])
+    plan = store.read_plan(record["id"]) if "poststop" in record.get("hooks", ()) else None
     if not record.get("pid_ns") or record.get("status") == "creating":
         cgroups.kill_all(leaves, SIGKILL)
     cgroups.remove(record.get("cgroup_created", []))
     if record.get("cgroup_default"):  # /pyrt/<id>: /pyrt is pyrt's own, shared by its containers
         cgroups.remove(cgroups.shared_default_parents(leaves), timeout=0)
+    if plan is not None:
+        _poststop(plan)
     store.remove(record["id"])
 
 

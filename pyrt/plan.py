@@ -88,6 +88,8 @@ def build(spec: Spec, *, bundle: str, no_pivot: bool = False,
     plan["sysctl"] = _sysctl(spec, [ns.type for ns in spec.linux.namespaces])
     plan["process"] = _process(spec, warnings)
     plan["cgroup"] = _cgroup(spec, plan["devices"])
+    plan["hooks"] = {phase: [{"path": h.path, "args": list(h.args), "env": list(h.env), "timeout": h.timeout}
+                             for h in hooks] for phase, hooks in spec.hooks.items()}
     if spec.process.apparmor_profile and not os.path.isdir("/sys/kernel/security/apparmor"):
         warnings.append("process.apparmorProfile: AppArmor is not enabled on this host; ignored (as runc does)")
     if spec.linux.mount_label:
@@ -283,6 +285,15 @@ def _cgroup(spec: Spec, devices: list[dict[str, Any]]) -> dict[str, Any]:
         "unified": dict(res.unified),
         "devices": rules,
     }
+
+
+def hook_state(plan: dict[str, Any], status: str, pid: int) -> bytes:
+    """The state JSON a hook reads on its stdin."""
+    from pyrt.fastjson import dumps
+
+    state = {"ociVersion": plan["oci_version"], "id": plan["id"], "status": status, "pid": pid,
+             "bundle": plan["bundle"], "annotations": plan["annotations"]}
+    return dumps(state).encode()
 
 
 def recheck_host(plan: dict[str, Any]) -> None:

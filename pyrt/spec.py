@@ -141,6 +141,14 @@ class Linux:
 
 
 @attrs.frozen
+class Hook:
+    path: str
+    args: tuple[str, ...]
+    env: tuple[str, ...]
+    timeout: int | None
+
+
+@attrs.frozen
 class Spec:
     oci_version: str
     root_path: str
@@ -152,6 +160,7 @@ class Spec:
     annotations: dict[str, str]
     linux: Linux
     unsupported: tuple[str, ...]
+    hooks: dict[str, tuple[Hook, ...]] = attrs.field(factory=dict)
 
 
 def load_bundle(bundle: str) -> tuple[Spec, bytes]:
@@ -176,12 +185,12 @@ def parse_spec(data: Any) -> Spec:
         raise SpecError("root.path", "must not be empty")
     proc = top.obj("process")
     linux = top.obj("linux") or Reader({}, "linux")
-    unsupported = []
-    hooks = top.obj("hooks")
-    if hooks is not None:
-        for name in hooks.data:
-            if hooks.array(name):
-                unsupported.append(f"hooks.{name}")
+    unsupported: list[str] = []
+    hooks: dict[str, tuple[Hook, ...]] = {}
+    hooks_r = top.obj("hooks")
+    if hooks_r is not None:
+        for phase in HOOK_PHASES:
+            hooks[phase] = tuple(_hook(h) for h in hooks_r.objs(phase))
     return Spec(
         oci_version=version,
         root_path=root_path,
@@ -193,7 +202,21 @@ def parse_spec(data: Any) -> Spec:
         annotations=top.strmap("annotations"),
         linux=_linux(linux),
         unsupported=tuple(unsupported),
+        hooks={k: v for k, v in hooks.items() if v},
     )
+
+
+HOOK_PHASES = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")
+
+
+def _hook(r: Reader) -> Hook:
+    path = r.string("path", required=True) or ""
+    if not path.startswith("/"):
+        raise SpecError(r.at("path"), f"must be an absolute path, got {path!r}")
+    for i, env in enumerate(r.strs("env")):
+        if "=" not in env:
+            raise SpecError(f"{r.at('env')}[{i}]", f"expected KEY=VALUE, got {env!r}")
+    return Hook(path, r.strs("args"), r.strs("env"), r.integer("timeout", lo=1, hi=2**31 - 1))
 
 
 def _unique_name(r: Reader, known: Collection[str], seen: set[str], what: str) -> str:

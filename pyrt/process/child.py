@@ -21,6 +21,7 @@ import sys
 import prctl
 
 from pyrt import constants as C
+from pyrt import hooks as oci_hooks
 from pyrt.errors import PyrtError
 from pyrt.linux import sys as S
 from pyrt.process import rootfs, sync
@@ -204,6 +205,14 @@ def init(plan: dict[str, Any], sock: _socket.socket, fifo_fd: int) -> NoReturn:
         rootfs.make_devices(root_fd, plan, in_userns)
         rootfs.dev_symlinks(root_fd, plan)
         os.close(root_fd)
+        states: dict[str, Any] = {}
+        if plan["hooks"]:
+            # prestart and createRuntime run in the runtime's namespaces (the parent runs them);
+            # createContainer here, in the container's, before pivot_root.
+            step = "hooks"
+            sync.send(sock, "hooks")
+            states = sync.expect(sock, "hooks-done")
+            oci_hooks.run_phase(plan["hooks"], "createContainer", states["creating"])
         step = "pivot_root"
         rootfs.pivot(plan)
         step = "sysctl"
@@ -221,11 +230,13 @@ def init(plan: dict[str, Any], sock: _socket.socket, fifo_fd: int) -> NoReturn:
             os._exit(1)
         os.close(fifo_fd)
         sock.close()
+        if plan["hooks"].get("startContainer"):
+            oci_hooks.run_phase(plan["hooks"], "startContainer", states["created"])
         env = dict(e.split("=", 1) for e in proc["env"])
         os.execve(program, proc["args"], env)
     except BaseException as exc:  # noqa: BLE001 - reported to the parent as data
-        if step == "start":
-            os.write(2, f"pyrt: exec {proc['args'][0]}: {exc}\n".encode(errors="replace"))
+        if step == "start":  # after `start`: nobody waits for a report; the container's stderr gets it
+            os.write(2, f"pyrt: {exc}\n".encode(errors="replace"))
             os._exit(127)
         _report(sock, step, exc)
 

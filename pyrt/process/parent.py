@@ -65,7 +65,16 @@ def spawn(plan: dict[str, Any], fifo_path: str, leaves: list[str]) -> tuple[int,
         info = proc_stat(init_pid)
         if info is None:
             raise ProtocolError("the container's init exited during create")
-        msg = sync.expect(parent_sock, "ready", "error", "seccomp-fd")
+        msg = sync.expect(parent_sock, "ready", "error", "seccomp-fd", "hooks")
+        if msg["type"] == "hooks":
+            from pyrt import hooks
+            from pyrt.plan import hook_state
+
+            creating = hook_state(plan, "creating", init_pid)
+            hooks.run_phase(plan["hooks"], "prestart", creating)
+            hooks.run_phase(plan["hooks"], "createRuntime", creating)
+            sync.send(parent_sock, "hooks-done", creating=creating, created=hook_state(plan, "created", init_pid))
+            msg = sync.expect(parent_sock, "ready", "error", "seccomp-fd")
         if msg["type"] == "seccomp-fd":
             _hand_over_listener(plan, init_pid, int(msg["fd"]))
             sync.send(parent_sock, "seccomp-done")

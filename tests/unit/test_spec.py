@@ -105,7 +105,8 @@ def test_fields_pyrt_cannot_honour_are_recorded() -> None:
     cfg["linux"]["resources"]["rdma"] = {"mlx": {"hcaHandles": 1}}
     cfg["linux"]["resources"]["cpu"] = {"shares": 0, "quota": 0, "idle": 0}  # zeros: unset, as engines send
     spec = parse(cfg)
-    assert spec.unsupported == ("hooks.prestart",)
+    assert spec.unsupported == ()
+    assert spec.hooks["prestart"][0].path == "/bin/true"
     assert spec.linux.unsupported == ("linux.intelRdt",)
     assert spec.linux.resources.unsupported == ("linux.resources.rdma",)
     assert spec.linux.resources.settings == {}
