@@ -46,19 +46,23 @@ def _write_pid_file(path: str, pid: int) -> None:
 
 def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = None, no_pivot: bool = False,
            no_new_keyring: bool = False, preserve_fds: int = 0, console_socket: str | None = None,
-           security_opt: str | None = None) -> int:
+           security_opt: str | None = None, foreground: bool = False) -> tuple[int, int | None]:
+    """Create the container; returns (init pid, the pty master when a foreground run keeps it)."""
     from pyrt.bundle import plan_bundle
     from pyrt.linux import cgroups
     from pyrt.process import parent
 
     st.validate_id(cid)
-    if console_socket:
-        raise PyrtError("--console-socket: terminals are not supported by this version of pyrt")
     if preserve_fds < 0:
         raise PyrtError(f"--preserve-fds: {preserve_fds} is negative")
     bundle = os.path.abspath(bundle)
     plan, warnings, debug, hit = plan_bundle(bundle, no_pivot=no_pivot, no_new_keyring=no_new_keyring,
                                              preserve_fds=preserve_fds, security_opt=security_opt)
+    terminal = plan["process"]["terminal"]
+    if terminal and not console_socket and not foreground:
+        raise PyrtError("process.terminal is true: give --console-socket (or run in the foreground)")
+    if console_socket and not terminal:
+        raise PyrtError("--console-socket needs process.terminal: true")
     plan["id"] = cid
     default_cgroup = plan["cgroup"]["path"] is None
     if default_cgroup:
@@ -90,7 +94,7 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
         store.write(cid, record)
         plan["cgroup_leaves"] = leaf_info
         cgroups.apply(record["cgroup_leaves"], plan["cgroup"])
-        pid, start_time = parent.spawn(plan, store.fifo(cid), record["cgroup_leaves"])
+        pid, start_time, master = parent.spawn(plan, store.fifo(cid), record["cgroup_leaves"], console_socket)
         record.update(status="created", pid=pid, init_start_time=start_time)
         store.write(cid, record)
         store.write_plan(cid, plan)  # exec joins this container with the same filter and cgroups
@@ -109,7 +113,7 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
         raise
     finally:
         os.close(dir_fd)
-    return pid
+    return pid, master
 
 
 def _poststop(plan: dict[str, Any]) -> None:
@@ -281,8 +285,9 @@ def run(store: st.Store, cid: str, bundle: str, *, detach: bool = False, keep: b
         pid_file: str | None = None, no_pivot: bool = False, no_new_keyring: bool = False,
         preserve_fds: int = 0, console_socket: str | None = None, security_opt: str | None = None) -> int:
     """create + start; in the foreground, wait and return the container's exit code."""
-    pid = create(store, cid, bundle, pid_file=pid_file, no_pivot=no_pivot, no_new_keyring=no_new_keyring,
-                 preserve_fds=preserve_fds, console_socket=console_socket, security_opt=security_opt)
+    pid, master = create(store, cid, bundle, pid_file=pid_file, no_pivot=no_pivot, no_new_keyring=no_new_keyring,
+                         preserve_fds=preserve_fds, console_socket=console_socket, security_opt=security_opt,
+                         foreground=not detach)
     if detach:
         try:
             start(store, cid)
@@ -294,7 +299,12 @@ def run(store: st.Store, cid: str, bundle: str, *, detach: bool = False, keep: b
     forward_signals(pid)
     try:
         start(store, cid)
-        code = _wait_for(pid)
+        if master is not None:
+            from pyrt.console import proxy
+
+            code = proxy(master, pid)
+        else:
+            code = _wait_for(pid)
     except BaseException:
         delete(store, cid, force=True)
         raise
@@ -323,12 +333,21 @@ def forward_signals(pid: int) -> None:
 
 
 def _wait_for(pid: int) -> int:
-    """Reap children (pyrt is a subreaper) until init exits; its status as an exit code."""
+    """Reap children (pyrt is a subreaper) until pid exits; its status as an exit code."""
+    code = reap_until(pid, block=True)
+    assert code is not None
+    return code
+
+
+def reap_until(pid: int, block: bool) -> int | None:
+    """Reap children; pid's exit code (128+N when killed by signal N) once it exited, else None."""
     while True:
         try:
-            got, status = os.waitpid(-1, 0)
+            got, status = os.waitpid(-1, 0 if block else os.WNOHANG)
         except ChildProcessError:
             return 255
+        if got == 0:
+            return None
         if got == pid:
             code = os.waitstatus_to_exitcode(status)
             return 128 - code if code < 0 else code

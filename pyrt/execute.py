@@ -44,8 +44,6 @@ def _from_file(path: str, warnings: list[str]) -> dict[str, Any]:
     except OSError as exc:
         raise SpecError("--process", f"{path}: {exc.strerror}") from None
     proc = parse_process(Reader(parse_json_bytes(raw, path), ""))
-    if proc.terminal:
-        raise SpecError("terminal", "terminals are not supported by this version of pyrt")
     unsupported = [p for p in proc.unsupported]
     if unsupported:
         raise SpecError(unsupported[0], "not supported by this version of pyrt")
@@ -98,8 +96,6 @@ def exec_process(store: st.Store, cid: str, opts: ExecOptions) -> int:
     status = st.status(store, record)
     if status not in ("created", "running"):
         raise StateError(f"cannot exec in a {status} container")
-    if opts.tty or opts.console_socket:
-        raise PyrtError("exec --tty/--console-socket: terminals are not supported by this version of pyrt")
     if opts.preserve_fds < 0:
         raise PyrtError(f"--preserve-fds: {opts.preserve_fds} is negative")
     plan = store.read_plan(cid)
@@ -108,19 +104,30 @@ def exec_process(store: st.Store, cid: str, opts: ExecOptions) -> int:
                                                                                           warnings)
     for msg in warnings:
         log.warning(msg)
+    if opts.tty:
+        proc["terminal"] = True
+    if proc["terminal"] and opts.detach and not opts.console_socket:
+        raise PyrtError("exec --tty --detach needs --console-socket")
+    if opts.console_socket and not proc["terminal"]:
+        raise PyrtError("--console-socket needs --tty (or terminal: true in --process)")
     xplan = {
         "process": proc,
         "seccomp": plan["seccomp"],
         "preserve_fds": opts.preserve_fds,
+        "console_socket": opts.console_socket,
         "in_userns": "user" in plan["new_ns"] or any(j[0] == "user" for j in plan["join_ns"]),
     }
     _subreaper()
-    pid = parent.spawn_exec(xplan, record["pid"], record["cgroup_leaves"])
+    pid, master = parent.spawn_exec(xplan, record["pid"], record["cgroup_leaves"])
     if opts.pid_file:
         _write_pid_file(opts.pid_file, pid)
     if opts.detach:
         return 0
     forward_signals(pid)
+    if master is not None:
+        from pyrt.console import proxy
+
+        return proxy(master, pid)
     return _wait_for(pid)
 
 

@@ -122,8 +122,6 @@ def _refuse_unsupported(spec: Spec) -> None:
     for path in (*spec.unsupported, *spec.linux.unsupported, *spec.linux.resources.unsupported,
                  *(spec.process.unsupported if spec.process else ())):
         raise SpecError(path, "not supported by this version of pyrt")
-    if spec.process and spec.process.terminal:
-        raise SpecError("process.terminal", "terminals are not supported by this version of pyrt")
     if spec.process and spec.process.selinux_label:
         raise SpecError("process.selinuxLabel", "SELinux is not enabled on this host")
 
@@ -262,6 +260,8 @@ def process_plan(p: Process, warnings: list[str], where: str = "process") -> dic
         "last_cap": top,
         "no_new_privs": p.no_new_privileges,
         "oom_score_adj": p.oom_score_adj,
+        "terminal": p.terminal,
+        "console_size": list(p.console_size) if p.console_size else None,
     }
 
 

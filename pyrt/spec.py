@@ -77,6 +77,7 @@ class Process:
     apparmor_profile: str
     selinux_label: str
     unsupported: tuple[str, ...]  # JSON paths of known fields pyrt does not apply yet
+    console_size: tuple[int, int] | None = None  # (height, width)
 
 
 @attrs.frozen
@@ -272,9 +273,9 @@ def parse_process(r: Reader) -> Process:
         if "=" not in env:
             raise SpecError(f"{r.at('env')}[{i}]", f"expected KEY=VALUE, got {env!r}")
     console = r.obj("consoleSize")
+    console_size = None
     if console is not None:
-        console.integer("height", lo=0, hi=U32)
-        console.integer("width", lo=0, hi=U32)
+        console_size = (console.integer("height", lo=0, hi=65535) or 0, console.integer("width", lo=0, hi=65535) or 0)
     unsupported = [r.at(k) for k in ("scheduler", "ioPriority", "execCPUAffinity") if r.has(k)]
     return Process(
         terminal=r.boolean("terminal"),
@@ -289,6 +290,7 @@ def parse_process(r: Reader) -> Process:
         apparmor_profile=r.string("apparmorProfile", default="") or "",
         selinux_label=r.string("selinuxLabel", default="") or "",
         unsupported=tuple(unsupported),
+        console_size=console_size,
     )
 
 

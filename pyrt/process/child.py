@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from typing import Any, NoReturn
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+TIOCSCTTY, TIOCSWINSZ = 0x540E, 0x5414
 
 
 class _NoImports:
@@ -109,6 +110,27 @@ def _load_seccomp(sec: dict[str, Any], sock: _socket.socket) -> None:
         sync.write_raw(sock.fileno(), "seccomp-fd", fd=fd)
         sync.read_raw(sock.fileno(), "seccomp-done")
         os.close(fd)
+
+
+def _terminal(proc: dict[str, Any], sock: _socket.socket) -> str:
+    """A pty from the container's own devpts: the master goes to pyrt, the slave becomes this
+    process's controlling terminal and stdio.  Returns the slave's name."""
+    master, slave = os.openpty()
+    try:
+        if proc["console_size"]:
+            height, width = proc["console_size"]
+            fcntl.ioctl(slave, TIOCSWINSZ, height.to_bytes(2, "little") + width.to_bytes(2, "little") + bytes(4))
+        name = os.ttyname(slave)
+        os.fchown(slave, proc["uid"], -1)  # the process's user owns its terminal, as with runc
+        sync.send_fd(sock, "console", master, name=name)
+    finally:
+        os.close(master)
+    fcntl.ioctl(slave, TIOCSCTTY, 0)
+    for fd in (0, 1, 2):
+        os.dup2(slave, fd)
+    if slave > 2:
+        os.close(slave)
+    return name
 
 
 def _set_user_and_caps(proc: dict[str, Any], in_userns: bool) -> None:
@@ -215,6 +237,10 @@ def init(plan: dict[str, Any], sock: _socket.socket, fifo_fd: int) -> NoReturn:
             oci_hooks.run_phase(plan["hooks"], "createContainer", states["creating"])
         step = "pivot_root"
         rootfs.pivot(plan)
+        if proc["terminal"]:
+            step = "console"
+            name = _terminal(proc, sock)
+            rootfs.bind_console(plan, name)
         step = "sysctl"
         rootfs.sysctl(plan)
         step = "masked and read-only paths"
@@ -323,6 +349,10 @@ def exec_process(xplan: dict[str, Any], sock: _socket.socket) -> NoReturn:
     step = "exec"
     try:
         prctl.set_dumpable(False)  # nothing in the container may open this process through /proc
+        if proc["terminal"]:
+            step = "console"
+            os.setsid()
+            _terminal(proc, sock)
         program = _become(proc, xplan["seccomp"], sock, [], xplan["preserve_fds"], xplan["in_userns"])
         env = dict(e.split("=", 1) for e in proc["env"])
         step = f"exec {program}"

@@ -27,8 +27,12 @@ def _high_fd(fd: int, floor: int) -> int:
     return new
 
 
-def spawn(plan: dict[str, Any], fifo_path: str, leaves: list[str]) -> tuple[int, int]:
-    """Start init and wait until it is ready; returns (pid, start time).
+def spawn(plan: dict[str, Any], fifo_path: str, leaves: list[str],
+          console_socket: str | None = None) -> tuple[int, int, int | None]:
+    """Start init and wait until it is ready; returns (pid, start time, pty master or None).
+
+    The pty master (process.terminal) goes to console_socket when given; otherwise it is returned,
+    for `run` to proxy the caller's terminal.
 
     On any failure, every process started here is killed and reaped before raising.
     """
@@ -65,23 +69,28 @@ def spawn(plan: dict[str, Any], fifo_path: str, leaves: list[str]) -> tuple[int,
         info = proc_stat(init_pid)
         if info is None:
             raise ProtocolError("the container's init exited during create")
-        msg = sync.expect(parent_sock, "ready", "error", "seccomp-fd", "hooks")
-        if msg["type"] == "hooks":
-            from pyrt import hooks
-            from pyrt.plan import hook_state
+        master = None
+        while True:
+            msg = sync.expect(parent_sock, "ready", "error", "seccomp-fd", "hooks", "console")
+            if msg["type"] == "hooks":
+                from pyrt import hooks
+                from pyrt.plan import hook_state
 
-            creating = hook_state(plan, "creating", init_pid)
-            hooks.run_phase(plan["hooks"], "prestart", creating)
-            hooks.run_phase(plan["hooks"], "createRuntime", creating)
-            sync.send(parent_sock, "hooks-done", creating=creating, created=hook_state(plan, "created", init_pid))
-            msg = sync.expect(parent_sock, "ready", "error", "seccomp-fd")
-        if msg["type"] == "seccomp-fd":
-            _hand_over_listener(plan, init_pid, int(msg["fd"]))
-            sync.send(parent_sock, "seccomp-done")
-            msg = sync.expect(parent_sock, "ready", "error")
-        if msg["type"] == "error":
-            raise _init_error(msg)
-        return init_pid, info[1]
+                creating = hook_state(plan, "creating", init_pid)
+                hooks.run_phase(plan["hooks"], "prestart", creating)
+                hooks.run_phase(plan["hooks"], "createRuntime", creating)
+                sync.send(parent_sock, "hooks-done", creating=creating,
+                          created=hook_state(plan, "created", init_pid))
+            elif msg["type"] == "console":
+                master = _console(msg, console_socket)
+            elif msg["type"] == "seccomp-fd":
+                _hand_over_listener(plan, init_pid, int(msg["fd"]))
+                sync.send(parent_sock, "seccomp-done")
+            elif msg["type"] == "error":
+                raise _init_error(msg)
+            else:
+                break
+        return init_pid, info[1], master
     except BaseException:
         for pid in (init_pid, mid):
             if pid:
@@ -148,8 +157,8 @@ def _hand_over_listener(plan: dict[str, Any], pid: int, child_fd: int) -> None:
 NS_ORDER = ("user", "ipc", "uts", "network", "pid", "cgroup", "time", "mount")  # mount last: it moves our root
 
 
-def spawn_exec(xplan: dict[str, Any], init_pid: int, leaves: list[str]) -> int:
-    """Start a process inside a running container; returns its pid once it has exec'd."""
+def spawn_exec(xplan: dict[str, Any], init_pid: int, leaves: list[str]) -> tuple[int, int | None]:
+    """Start a process inside a running container; returns (pid, pty master or None) once it has exec'd."""
     import _socket
 
     from pyrt.plan import NS_FLAGS, NS_PROC_NAMES
@@ -191,10 +200,15 @@ def spawn_exec(xplan: dict[str, Any], init_pid: int, leaves: list[str]) -> int:
         pid = int(msg["pid"])
         os.waitpid(mid, 0)
         mid = 0
-        msg2 = sync.recv(parent_sock)  # EOF: the process exec'd (the socket is close-on-exec)
-        if msg2 is not None:
+        master = None
+        while True:
+            msg2 = sync.recv(parent_sock)  # EOF: the process exec'd (the socket is close-on-exec)
+            if msg2 is None:
+                return pid, master
+            if msg2["type"] == "console":
+                master = _console(msg2, xplan["console_socket"])
+                continue
             raise _init_error(msg2) if msg2["type"] == "error" else ProtocolError(f"unexpected {msg2['type']!r}")
-        return pid
     except BaseException:
         for p in (pid, mid):
             if p:
@@ -206,3 +220,19 @@ def spawn_exec(xplan: dict[str, Any], init_pid: int, leaves: list[str]) -> int:
         raise
     finally:
         parent_sock.close()
+
+
+def _console(msg: dict[str, Any], console_socket: str | None) -> int | None:
+    """The pty master init sent: to the console socket (closed here), or kept for the caller."""
+    fds = msg.get("fds") or []
+    if len(fds) != 1:
+        raise ProtocolError("the console message carries no pty master")
+    if console_socket is None:
+        return int(fds[0])
+    from pyrt.console import send_master
+
+    try:
+        send_master(console_socket, fds[0], str(msg.get("name", "")))
+    finally:
+        os.close(fds[0])
+    return None

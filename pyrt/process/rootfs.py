@@ -360,3 +360,20 @@ def readonly_root(plan: dict[str, Any]) -> None:
         remount(None, C.MS_RDONLY, "/")  # after pivot_root "/" is the container's root: no /proc needed
     except OSError as exc:
         raise _fail("root.readonly", exc, "/") from None
+
+
+def bind_console(plan: dict[str, Any], pty_name: str) -> None:
+    """/dev/console is the container's terminal, as runc makes it (only in a /dev pyrt mounted)."""
+    if not plan["dev_mounted"]:
+        return
+    root = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        target = paths.ensure_file(root, "/dev/console", 0o600)
+        try:
+            S.mount(pty_name, paths.fd_path(target), None, C.MS_BIND, None)
+        finally:
+            os.close(target)
+    except OSError as exc:
+        raise _fail("console", exc, "/dev/console") from None
+    finally:
+        os.close(root)

@@ -14,7 +14,10 @@
          <------------------------ {"type": "pid", "pid": B}           of a new pid namespace:
                                    _exit(0)                            namespaces, rootfs, pivot,
                                                                        caps, user, cwd, seccomp
-         [seccomp with NOTIFY rules: init loads it and hands the listener fd over, by number]
+         [process.terminal: init opens a pty in the container's devpts, keeps the slave as its terminal]
+         <------------------------------------------------------------- {"type": "console"} + master fd
+    pass it to --console-socket, or keep it to proxy the caller's terminal (run)
+    [seccomp with NOTIFY rules: init loads it and hands the listener fd over, by number]
          <------------------------------------------------------------- {"type": "seccomp-fd", "fd": N}
     pidfd_getfd(init, N); send it and the
     state to listenerPath (SCM_RIGHTS)
@@ -70,10 +73,20 @@ def read_raw(fd: int, *kinds: str) -> dict[str, Any]:
     return msg
 
 
+def send_fd(sock: _socket.socket, kind: str, fd: int, **fields: Any) -> None:
+    """A message with one file descriptor attached (SCM_RIGHTS)."""
+    sock.sendmsg([marshal.dumps({"type": kind, **fields})],
+                 [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fd.to_bytes(4, "little"))])
+
+
 def recv(sock: _socket.socket) -> dict[str, Any] | None:
-    """The next message, or None at EOF."""
-    raw = sock.recv(MAX)
+    """The next message, or None at EOF; file descriptors that came with it are in msg["fds"]."""
+    raw, ancillary, _flags, _addr = sock.recvmsg(MAX, _socket.CMSG_SPACE(4 * 4))
+    fds = [int.from_bytes(data[i:i + 4], "little") for level, kind, data in ancillary
+           if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS for i in range(0, len(data) - 3, 4)]
     if not raw:
+        for fd in fds:
+            os.close(fd)
         return None
     try:
         msg = marshal.loads(raw)
@@ -81,6 +94,8 @@ def recv(sock: _socket.socket) -> dict[str, Any] | None:
         raise ProtocolError(f"malformed sync message: {raw[:80]!r}") from None
     if not isinstance(msg, dict) or "type" not in msg:
         raise ProtocolError(f"malformed sync message: {raw[:80]!r}")
+    if fds:
+        msg["fds"] = fds
     return msg
 
 

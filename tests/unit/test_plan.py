@@ -65,7 +65,6 @@ def test_relative_mount_destination_is_warned_and_made_absolute() -> None:
         (lambda c: c["linux"].update(namespaces=[{"type": "pid"}]), "linux.namespaces: a new mount namespace"),
         (lambda c: c["linux"].update(sysctl={"kernel.panic": "1"}), "linux.sysctl.kernel.panic: not a namespaced"),
         (lambda c: c["linux"].update(intelRdt={"closID": "x"}), "linux.intelRdt: not supported"),
-        (lambda c: c["process"].update(terminal=True), "process.terminal: terminals are not supported"),
         (lambda c: c["mounts"].append({"destination": "/x", "type": "bind", "source": "/nonexistent"}),
          "mounts[7].source: /nonexistent: no such file or directory"),
         (lambda c: c.pop("process"), "process: required"),
