@@ -23,14 +23,15 @@ def ticking(rt: Runtime, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     cfg = busybox_config()
     cfg["mounts"].append({"destination": "/out", "type": "bind", "source": str(out), "options": ["rbind"]})
     cid = rt.new_id()
-    script = "i=0; while :; do i=$((i+1)); echo $i > /out/n; sleep 0.01; done"
+    # write-then-rename: a freeze can land between a truncate and a write, never inside a rename
+    script = "i=0; while :; do i=$((i+1)); echo $i > /out/n.tmp; mv /out/n.tmp /out/n; sleep 0.01; done"
     rt("run", "-d", "-b", str(rt.bundle(cfg, args=["sh", "-c", script])), cid, check=True)
     yield cid, out / "n"
     rt("delete", "--force", cid, check=True)
 
 
 def _count(path: Path) -> int:
-    for _ in range(100):
+    for _ in range(1000):
         text = path.read_text().strip() if path.exists() else ""
         if text:
             return int(text)
