@@ -13,7 +13,7 @@ import posixpath
 
 from pyrt import caps as capnames
 from pyrt import constants as C
-from pyrt import mountopts
+from pyrt import mountopts, procfields
 from pyrt.constants import RLIMITS
 from pyrt.errors import SpecError
 
@@ -88,10 +88,15 @@ def build(spec: Spec, *, bundle: str, no_pivot: bool = False,
     plan["sysctl"] = _sysctl(spec, [ns.type for ns in spec.linux.namespaces])
     plan["process"] = _process(spec, warnings)
     plan["cgroup"] = _cgroup(spec, plan["devices"])
+    plan["personality"] = procfields.personality(spec.linux.personality, "linux.personality")
+    plan["time_offsets"] = procfields.time_offsets(spec.linux.time_offsets, "linux.timeOffsets", plan["new_ns"])
+    plan["memory_policy"] = procfields.memory_policy(spec.linux.memory_policy, "linux.memoryPolicy")
     plan["hooks"] = {phase: [{"path": h.path, "args": list(h.args), "env": list(h.env), "timeout": h.timeout}
                              for h in hooks] for phase, hooks in spec.hooks.items()}
     if spec.process.apparmor_profile and not os.path.isdir("/sys/kernel/security/apparmor"):
         warnings.append("process.apparmorProfile: AppArmor is not enabled on this host; ignored (as runc does)")
+    if spec.process.selinux_label and not os.path.exists("/sys/fs/selinux/enforce"):
+        warnings.append("process.selinuxLabel: SELinux is not enabled on this host; ignored (as runc does)")
     if spec.linux.mount_label:
         warnings.append("linux.mountLabel: SELinux is not enabled on this host; ignored")
     plan["seccomp"] = None
@@ -122,8 +127,6 @@ def _refuse_unsupported(spec: Spec) -> None:
     for path in (*spec.unsupported, *spec.linux.unsupported, *spec.linux.resources.unsupported,
                  *(spec.process.unsupported if spec.process else ())):
         raise SpecError(path, "not supported by this version of pyrt")
-    if spec.process and spec.process.selinux_label:
-        raise SpecError("process.selinuxLabel", "SELinux is not enabled on this host")
 
 
 def _namespaces(spec: Spec) -> dict[str, Any]:
@@ -262,6 +265,7 @@ def process_plan(p: Process, warnings: list[str], where: str = "process") -> dic
         "oom_score_adj": p.oom_score_adj,
         "terminal": p.terminal,
         "console_size": list(p.console_size) if p.console_size else None,
+        **procfields.planned(p),
     }
 
 

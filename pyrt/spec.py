@@ -78,6 +78,9 @@ class Process:
     selinux_label: str
     unsupported: tuple[str, ...]  # JSON paths of known fields pyrt does not apply yet
     console_size: tuple[int, int] | None = None  # (height, width)
+    scheduler: dict[str, Any] | None = None
+    io_priority: dict[str, Any] | None = None
+    exec_cpu_affinity: dict[str, Any] | None = None
 
 
 @attrs.frozen
@@ -139,6 +142,9 @@ class Linux:
     readonly_paths: tuple[str, ...]
     mount_label: str
     unsupported: tuple[str, ...]
+    personality: dict[str, Any] | None = None
+    time_offsets: dict[str, Any] | None = None
+    memory_policy: dict[str, Any] | None = None
 
 
 @attrs.frozen
@@ -276,7 +282,7 @@ def parse_process(r: Reader) -> Process:
     console_size = None
     if console is not None:
         console_size = (console.integer("height", lo=0, hi=65535) or 0, console.integer("width", lo=0, hi=65535) or 0)
-    unsupported = [r.at(k) for k in ("scheduler", "ioPriority", "execCPUAffinity") if r.has(k)]
+    unsupported: list[str] = []
     return Process(
         terminal=r.boolean("terminal"),
         user=user,
@@ -291,7 +297,16 @@ def parse_process(r: Reader) -> Process:
         selinux_label=r.string("selinuxLabel", default="") or "",
         unsupported=tuple(unsupported),
         console_size=console_size,
+        scheduler=_raw_obj(r, "scheduler"),
+        io_priority=_raw_obj(r, "ioPriority"),
+        exec_cpu_affinity=_raw_obj(r, "execCPUAffinity"),
     )
+
+
+def _raw_obj(r: Reader, key: str) -> dict[str, Any] | None:
+    """A sub-object kept as JSON data; the planner validates it, naming its paths."""
+    sub = r.obj(key)
+    return None if sub is None else sub.data
 
 
 def _linux(r: Reader) -> Linux:
@@ -327,8 +342,7 @@ def _linux(r: Reader) -> Linux:
                            "unbindable", "runbindable"):
         raise SpecError(r.at("rootfsPropagation"), f"unknown propagation {propagation!r}")
     sysctl = r.strmap("sysctl")
-    unsupported = [r.at(k) for k in ("intelRdt", "personality", "timeOffsets", "memoryPolicy", "netDevices")
-                   if r.has(k)]
+    unsupported = [r.at(k) for k in ("intelRdt", "netDevices") if r.has(k)]
     return Linux(
         namespaces=tuple(namespaces),
         uid_mappings=tuple(_idmaps(r, "uidMappings")),
@@ -343,6 +357,9 @@ def _linux(r: Reader) -> Linux:
         readonly_paths=r.strs("readonlyPaths"),
         mount_label=r.string("mountLabel", default="") or "",
         unsupported=tuple(unsupported),
+        personality=_raw_obj(r, "personality"),
+        time_offsets=_raw_obj(r, "timeOffsets"),
+        memory_policy=_raw_obj(r, "memoryPolicy"),
     )
 
 

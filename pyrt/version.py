@@ -2,7 +2,7 @@
 
 VERSION = "0.1.0"
 # The highest runtime-spec version whose fields pyrt all applies or refuses.
-SPEC_VERSION = "1.0.2"
+SPEC_VERSION = "1.2.0"
 
 
 def commit() -> str:

@@ -191,3 +191,33 @@ def pidfd_getfd(pid: int, fd: int) -> int:
         return int(_check(_libc.syscall(438, pidfd, fd, 0)))
     finally:
         os.close(pidfd)
+
+
+class _SchedAttr(ctypes.Structure):
+    _fields_ = [("size", ctypes.c_uint32), ("sched_policy", ctypes.c_uint32), ("sched_flags", ctypes.c_uint64),
+                ("sched_nice", ctypes.c_int32), ("sched_priority", ctypes.c_uint32),
+                ("sched_runtime", ctypes.c_uint64), ("sched_deadline", ctypes.c_uint64),
+                ("sched_period", ctypes.c_uint64)]
+
+
+def sched_setattr(policy: int, flags: int, nice: int, priority: int, runtime: int, deadline: int,
+                  period: int) -> None:
+    attr = _SchedAttr(ctypes.sizeof(_SchedAttr), policy, flags, nice, priority, runtime, deadline, period)
+    _check(_libc.syscall(314, 0, ctypes.byref(attr), 0))
+
+
+def ioprio_set(value: int) -> None:
+    _check(_libc.syscall(251, 1, 0, value))  # IOPRIO_WHO_PROCESS, this process
+
+
+def personality(persona: int) -> None:
+    _check(_libc.syscall(135, persona))
+
+
+def set_mempolicy(mode: int, nodes: list[int]) -> None:
+    maxnode = (max(nodes) + 1) if nodes else 0
+    words = (maxnode + 63) // 64 or 1
+    mask = (ctypes.c_ulong * words)()
+    for node in nodes:
+        mask[node // 64] |= 1 << (node % 64)
+    _check(_libc.syscall(238, mode, mask if nodes else None, maxnode + 1 if nodes else 0))

@@ -87,6 +87,10 @@ def intermediate(plan: dict[str, Any], sock: _socket.socket, fifo_fd: int) -> No
             os.setresuid(0, 0, 0)
         step = "namespaces"
         S.unshare(flags & ~(C.CLONE_NEWUSER | C.CLONE_NEWCGROUP))
+        if plan["time_offsets"]:
+            step = "linux.timeOffsets"  # before any process enters the new time namespace
+            with open("/proc/self/timens_offsets", "w") as fh:
+                fh.write(plan["time_offsets"])
         sync.expect(sock, "joined")  # init must be born inside the container's cgroups
         pid = os.fork()
         if pid == 0:
@@ -246,6 +250,12 @@ def init(plan: dict[str, Any], sock: _socket.socket, fifo_fd: int) -> NoReturn:
         step = "masked and read-only paths"
         rootfs.readonly_and_masked(plan)
         rootfs.readonly_root(plan)
+        if plan["personality"] is not None:
+            step = "linux.personality"
+            S.personality(plan["personality"])
+        if plan["memory_policy"] is not None:
+            step = "linux.memoryPolicy"
+            S.set_mempolicy(plan["memory_policy"]["mode"], plan["memory_policy"]["nodes"])
         fcntl.fcntl(fifo_fd, fcntl.F_SETFL, 0)  # blocking read of the exec fifo
         program = _become(proc, plan["seccomp"], sock, [fifo_fd], plan["preserve_fds"], in_userns)
         # After the filter is loaded (with no_new_privs: from here on) init makes only write, read,
@@ -268,17 +278,28 @@ def init(plan: dict[str, Any], sock: _socket.socket, fifo_fd: int) -> NoReturn:
 
 
 def _become(proc: dict[str, Any], seccomp: dict[str, Any] | None, sock: _socket.socket, keep: list[int],
-            preserve_fds: int, in_userns: bool) -> str:
+            preserve_fds: int, in_userns: bool, for_exec: bool = False) -> str:
     """The last steps before execve, shared by init and exec: rlimits, no_new_privs, seccomp, user and
     capabilities, file descriptors, umask, cwd; returns the program to exec.  Raises StepError."""
     step = "rlimits"
     try:
+        if for_exec and proc["exec_affinity"] and proc["exec_affinity"]["initial"]:  # never for init (spec)
+            step = "process.execCPUAffinity.initial"
+            os.sched_setaffinity(0, proc["exec_affinity"]["initial"])
         for res, soft, hard, name in proc["rlimits"]:
             step = f"rlimit {name}"
             inf = resource.RLIM_INFINITY
             resource.setrlimit(res, (inf if soft >= 2**63 else soft, inf if hard >= 2**63 else hard))
         if proc["no_new_privs"]:
             prctl.set_no_new_privs(True)
+        if proc["scheduler"]:  # before the capability drop: real-time policies need CAP_SYS_NICE
+            step = "process.scheduler"
+            sc = proc["scheduler"]
+            S.sched_setattr(sc["policy"], sc["flags"], sc["nice"], sc["priority"], sc["runtime"], sc["deadline"],
+                            sc["period"])
+        if proc["ioprio"] is not None:
+            step = "process.ioPriority"
+            S.ioprio_set(proc["ioprio"])
         if seccomp is not None and not proc["no_new_privs"]:
             step = "seccomp"  # without no_new_privs, loading needs CAP_SYS_ADMIN: before the drop
             _load_seccomp(seccomp, sock)
@@ -300,6 +321,9 @@ def _become(proc: dict[str, Any], seccomp: dict[str, Any] | None, sock: _socket.
         if not os.getcwd().startswith("/"):
             raise PyrtError(f"process.cwd {proc['cwd']!r} is outside the container")
         program = _find_program(proc)
+        if for_exec and proc["exec_affinity"] and proc["exec_affinity"]["final"]:
+            step = "process.execCPUAffinity.final"
+            os.sched_setaffinity(0, proc["exec_affinity"]["final"])
         for sig in range(1, 32):  # Python ignores SIGPIPE and SIGXFSZ: exec would keep that
             if sig not in (9, 19):
                 _signal.signal(sig, _signal.SIG_DFL)
@@ -353,7 +377,8 @@ def exec_process(xplan: dict[str, Any], sock: _socket.socket) -> NoReturn:
             step = "console"
             os.setsid()
             _terminal(proc, sock)
-        program = _become(proc, xplan["seccomp"], sock, [], xplan["preserve_fds"], xplan["in_userns"])
+        program = _become(proc, xplan["seccomp"], sock, [], xplan["preserve_fds"], xplan["in_userns"],
+                          for_exec=True)
         env = dict(e.split("=", 1) for e in proc["env"])
         step = f"exec {program}"
         os.execve(program, proc["args"], env)

@@ -65,7 +65,7 @@ def test_version_has_three_lines(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["--version"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 3
-    assert lines[0].startswith("pyrt version ") and lines[1].startswith("commit: ") and lines[2] == "spec: 1.0.2"
+    assert lines[0].startswith("pyrt version ") and lines[1].startswith("commit: ") and lines[2] == "spec: 1.2.0"
 
 
 def test_spec_writes_what_runc_spec_writes(tmp_path: object) -> None:
