@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pyrt import caps, mountopts
+from pyrt.hooks import PHASES as HOOK_PHASES
 from pyrt.plan import NS_FLAGS
 from pyrt.version import SPEC_VERSION, VERSION, commit
 
@@ -15,7 +16,7 @@ def features() -> dict[str, Any]:
     return {
         "ociVersionMin": "1.0.0",
         "ociVersionMax": SPEC_VERSION,
-        "hooks": [],
+        "hooks": list(HOOK_PHASES),
         "mountOptions": mountopts.all_options(),
         "linux": {
             "namespaces": sorted(NS_FLAGS),

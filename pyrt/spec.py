@@ -17,6 +17,7 @@ import attrs
 
 from pyrt.constants import RLIMITS
 from pyrt.errors import SpecError
+from pyrt.hooks import PHASES as HOOK_PHASES
 from pyrt.jsonread import Reader, parse_json_bytes
 
 NAMESPACE_TYPES = ("pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time")
@@ -213,7 +214,6 @@ def parse_spec(data: Any) -> Spec:
     )
 
 
-HOOK_PHASES = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")
 
 
 def _hook(r: Reader) -> Hook:

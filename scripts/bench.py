@@ -120,7 +120,8 @@ def main() -> None:
     roots = {"pyrt": os.path.join(tmp, "pyrt-root"), "runc": os.path.join(tmp, "runc-root")}
     bins = {"pyrt": PYRT, "runc": RUNC}
     cases = ["run /bin/true", "run /bin/true, cold plan cache", "create+start+delete", "create", "start", "delete",
-             "state", "kill (SIGCONT to a running container)"]
+             "state", "kill (SIGCONT to a running container)", "exec /bin/true (foreground)",
+             "exec --detach /bin/true"]
     times: dict[tuple[str, str], list[float]] = {(c, r): [] for c in cases for r in bins}
     try:
         sleeper = make_bundle(tmp, "sleeper", ["sleep", "100000"])
@@ -148,6 +149,10 @@ def main() -> None:
                 times[("delete", rt)].append(t_delete)
                 times[("kill (SIGCONT to a running container)", rt)].append(
                     timed([b, "--root", r, "kill", "bench-kill", "CONT"], tmp))
+                times[("exec /bin/true (foreground)", rt)].append(
+                    timed([b, "--root", r, "exec", "bench-kill", "/bin/true"], tmp))
+                times[("exec --detach /bin/true", rt)].append(
+                    timed([b, "--root", r, "exec", "--detach", "bench-kill", "/bin/true"], tmp))
                 times[("state", rt)].append(timed([b, "--root", r, "state", "bench-state"], tmp))
     finally:
         for rt in bins:

@@ -112,6 +112,9 @@ def test_features_validate_against_the_schema(rt: Runtime) -> None:
                                                          "SCMP_ACT_TRAP", "SCMP_ACT_TRACE", "SCMP_ACT_LOG",
                                                          "SCMP_ACT_NOTIFY"])
     assert doc["annotations"]["io.github.seccomp.libseccomp.version"].count(".") == 2
+    assert doc["hooks"] == ["prestart", "createRuntime", "createContainer", "startContainer", "poststart",
+                            "poststop"]
+    assert doc["ociVersionMax"] == "1.2.0"
 
 
 def test_every_resource_field_this_host_has(rt: Runtime) -> None:
