@@ -187,7 +187,14 @@ def _mount(m: Any, bundle: str, warnings: list[str]) -> dict[str, Any]:
         raise SpecError(f"{m.path}.type", "required for a mount that is not a bind mount")
     if dest == "/":
         raise SpecError(f"{m.path}.destination", "mounting over / is not supported")
+    idmap = None
+    if m.uid_mappings:
+        if not is_bind:
+            raise SpecError(f"{m.path}.uidMappings", "only bind mounts can be idmapped")
+        idmap = {"uid_map": "".join(f"{x.container_id} {x.host_id} {x.size}\n" for x in m.uid_mappings),
+                 "gid_map": "".join(f"{x.container_id} {x.host_id} {x.size}\n" for x in m.gid_mappings)}
     return {
+        "idmap": idmap,
         "json_path": m.path,
         "dest": dest,
         "source": source,

@@ -32,12 +32,21 @@ I64 = 2**63 - 1
 
 
 @attrs.frozen
+class IdMapping:
+    container_id: int
+    host_id: int
+    size: int
+
+
+@attrs.frozen
 class Mount:
     destination: str
     type: str | None
     source: str | None
     options: tuple[str, ...]
     path: str  # JSON path, for messages
+    uid_mappings: tuple[IdMapping, ...] = ()
+    gid_mappings: tuple[IdMapping, ...] = ()
 
 
 @attrs.frozen
@@ -88,13 +97,6 @@ class Process:
 class Namespace:
     type: str
     path: str | None
-
-
-@attrs.frozen
-class IdMapping:
-    container_id: int
-    host_id: int
-    size: int
 
 
 @attrs.frozen
@@ -241,10 +243,10 @@ def _mount(r: Reader) -> Mount:
     dest = r.string("destination", required=True) or ""
     if not dest:
         raise SpecError(r.at("destination"), "must not be empty")
-    for key in ("uidMappings", "gidMappings"):
-        if r.array(key):
-            raise SpecError(r.at(key), "idmapped mounts are not supported yet")
-    return Mount(dest, r.string("type"), r.string("source"), r.strs("options"), r.path)
+    uid, gid = tuple(_idmaps(r, "uidMappings")), tuple(_idmaps(r, "gidMappings"))
+    if bool(uid) != bool(gid):
+        raise SpecError(r.at("uidMappings" if not uid else "gidMappings"), "an idmapped mount needs both mappings")
+    return Mount(dest, r.string("type"), r.string("source"), r.strs("options"), r.path, uid, gid)
 
 
 def parse_process(r: Reader) -> Process:

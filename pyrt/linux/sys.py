@@ -102,8 +102,8 @@ class _MountAttr(ctypes.Structure):
     ]
 
 
-def mount_setattr(fd: int, attr_set: int, attr_clr: int, recursive: bool = True) -> None:
-    attr = _MountAttr(attr_set, attr_clr, 0, 0)
+def mount_setattr(fd: int, attr_set: int, attr_clr: int, recursive: bool = True, userns_fd: int = 0) -> None:
+    attr = _MountAttr(attr_set, attr_clr, 0, userns_fd)
     flags = C.AT_EMPTY_PATH | (C.AT_RECURSIVE if recursive else 0)
     _check(_libc.syscall(C.SYS_MOUNT_SETATTR, fd, b"", flags, ctypes.byref(attr), ctypes.sizeof(attr)))
 
@@ -221,3 +221,23 @@ def set_mempolicy(mode: int, nodes: list[int]) -> None:
     for node in nodes:
         mask[node // 64] |= 1 << (node % 64)
     _check(_libc.syscall(238, mode, mask if nodes else None, maxnode + 1 if nodes else 0))
+
+
+OPEN_TREE_CLONE, AT_RECURSIVE_FLAG = 1, 0x8000
+MOVE_MOUNT_F_EMPTY_PATH, MOVE_MOUNT_T_EMPTY_PATH = 0x4, 0x40
+MOUNT_ATTR_IDMAP = 0x00100000
+
+
+def open_tree_clone(path: str, recursive: bool) -> int:
+    """A detached copy of the mount tree at path (open_tree(2) with OPEN_TREE_CLONE)."""
+    flags = OPEN_TREE_CLONE | os.O_CLOEXEC | (AT_RECURSIVE_FLAG if recursive else 0)
+    ret = _libc.syscall(428, -100, _b(path), flags)
+    if ret < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err), path)
+    return int(ret)
+
+
+def move_mount_fd(tree_fd: int, target_fd: int) -> None:
+    """Attach a detached tree onto the directory or file target_fd refers to (move_mount(2))."""
+    _check(_libc.syscall(429, tree_fd, b"", target_fd, b"", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH))

@@ -41,6 +41,7 @@ def spawn(plan: dict[str, Any], fifo_path: str, leaves: list[str],
     floor = 3 + plan["preserve_fds"]
     import _socket
 
+    idmap_fds = _idmap_fds(plan, floor)
     parent_sock, child_sock = sync.pair()
     child_sock = _socket.socket(fileno=_high_fd(child_sock.detach(), floor))
     fifo_fd = _high_fd(os.open(fifo_path, os.O_RDWR | os.O_CLOEXEC), floor)
@@ -51,6 +52,8 @@ def spawn(plan: dict[str, Any], fifo_path: str, leaves: list[str],
         child.intermediate(plan, child_sock, fifo_fd)
     child_sock.close()
     os.close(fifo_fd)
+    for fd in idmap_fds:
+        os.close(fd)
     try:
         cgroups.join(leaves, mid)
         if plan["clone_flags"] & CLONE_NEWUSER:
@@ -107,6 +110,19 @@ def spawn(plan: dict[str, Any], fifo_path: str, leaves: list[str],
         raise
     finally:
         parent_sock.close()
+
+
+def _idmap_fds(plan: dict[str, Any], floor: int) -> list[int]:
+    """A user namespace fd for each idmapped mount, placed in the plan for init."""
+    fds = []
+    for m in plan["mounts"]:
+        if m.get("idmap"):
+            from pyrt.linux.idmap import userns_fd
+
+            fd = _high_fd(userns_fd(m["idmap"]["uid_map"], m["idmap"]["gid_map"], f"mount {m['json_path']}"), floor)
+            m["userns_fd"] = fd
+            fds.append(fd)
+    return fds
 
 
 def _init_error(msg: dict[str, Any]) -> InitError:

@@ -90,7 +90,10 @@ def _mount_one(root_fd: int, m: dict[str, Any]) -> None:
         flags = m["flags"]
         if m["bind"]:
             src_st = os.stat(m["source"])
-            S.mount(m["source"], paths.fd_path(fd), None, C.MS_BIND | (flags & C.MS_REC), None)
+            if m.get("userns_fd") is not None:
+                _idmapped_bind(m, fd)
+            else:
+                S.mount(m["source"], paths.fd_path(fd), None, C.MS_BIND | (flags & C.MS_REC), None)
             os.close(fd)
             fd = paths.open_in_root(root_fd, m["dest"])
             if not paths.same_file(fd, src_st):
@@ -119,6 +122,22 @@ def _mount_one(root_fd: int, m: dict[str, Any]) -> None:
         os.close(fd)
         if copy_from is not None:
             os.close(copy_from)
+
+
+def _idmapped_bind(m: dict[str, Any], target_fd: int) -> None:
+    """A bind mount whose ids are shifted by the mount's own user namespace (MOUNT_ATTR_IDMAP)."""
+    tree = S.open_tree_clone(m["source"], recursive=bool(m["flags"] & C.MS_REC))
+    try:
+        try:
+            S.mount_setattr(tree, S.MOUNT_ATTR_IDMAP, 0, recursive=bool(m["flags"] & C.MS_REC),
+                            userns_fd=m["userns_fd"])
+        except OSError as exc:
+            raise SetupError(f"mount {m['json_path']}", f"{m['source']}: this filesystem cannot be idmapped "
+                             f"({exc.strerror})") from None
+        S.move_mount_fd(tree, target_fd)
+    finally:
+        os.close(tree)
+        os.close(m["userns_fd"])
 
 
 def _copy_tree(src: int, dst: int) -> None:

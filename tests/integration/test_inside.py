@@ -176,3 +176,24 @@ def test_cgroup_and_time_namespaces(rt: Runtime) -> None:
     lines = res.stdout.splitlines()
     assert all(line.endswith(":/") for line in lines[:-1]), lines  # rooted at the container's own cgroup
     assert lines[-1] != os.readlink("/proc/self/ns/time")
+
+
+def test_idmapped_bind_mount(rt: Runtime, tmp_path: Path) -> None:
+    src = tmp_path / "data"
+    src.mkdir()
+    (src / "root-owned").write_text("x")
+    (src / "user-owned").write_text("y")
+    os.chown(src / "user-owned", 1000, 1000)
+    cfg = busybox_config()
+    cfg["mounts"].append({"destination": "/data", "type": "bind", "source": str(src), "options": ["rbind"],
+                          "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
+                          "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]})
+    out = inside(rt, "stat -c '%n %u:%g' /data/root-owned /data/user-owned", cfg)
+    # the mount's user namespace maps its 0 to 1000: on-disk root shows as 1000; 1000 is unmapped
+    assert out == "/data/root-owned 1000:1000\n/data/user-owned 65534:65534\n"
+    assert (os.stat(src / "root-owned").st_uid, os.stat(src / "user-owned").st_uid) == (0, 1000)
+    cfg["mounts"][-1] = {"destination": "/t", "type": "tmpfs", "source": "tmpfs",
+                         "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
+                         "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]}
+    res = rt("create", "-b", str(rt.bundle(cfg)), rt.new_id())
+    assert res.returncode == 1 and res.stderr.startswith("pyrt: mounts[7].uidMappings: only bind mounts")

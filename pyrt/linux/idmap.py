@@ -1,0 +1,41 @@
+"""User namespaces that only hold id mappings, for idmapped mounts (MOUNT_ATTR_IDMAP)."""
+
+from __future__ import annotations
+
+import os
+
+from pyrt import constants as C
+from pyrt.errors import SetupError
+from pyrt.linux import sys as S
+
+
+def userns_fd(uid_map: str, gid_map: str, where: str) -> int:
+    """An fd of a new user namespace with these mappings: a child makes it and waits, pyrt writes its
+    maps and keeps a reference to the namespace, then the child is gone."""
+    ready_r, ready_w = os.pipe()
+    hold_r, hold_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(ready_r)
+            os.close(hold_w)
+            S.unshare(C.CLONE_NEWUSER)
+            os.write(ready_w, b"1")
+            os.read(hold_r, 1)  # until the parent has the namespace
+        finally:
+            os._exit(0)
+    os.close(ready_w)
+    os.close(hold_r)
+    try:
+        if os.read(ready_r, 1) != b"1":
+            raise SetupError(where, "could not create a user namespace for the id mapping")
+        for name, text in (("uid_map", uid_map), ("gid_map", gid_map)):
+            with open(f"/proc/{pid}/{name}", "w") as fh:
+                fh.write(text)
+        return os.open(f"/proc/{pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise SetupError(where, f"id mapping: {exc.strerror}") from None
+    finally:
+        os.close(ready_r)
+        os.close(hold_w)
+        os.waitpid(pid, 0)
