@@ -18,10 +18,15 @@ if TYPE_CHECKING:
     from typing import Any
 
 
+# Where discovery reads; tests point these at a fake cgroupfs tree (this host is hybrid).
+MOUNTINFO = "/proc/self/mountinfo"
+SELF_CGROUP = "/proc/self/cgroup"
+
+
 def hierarchies() -> list[dict[str, Any]]:
     """[{"mount": path, "version": 1|2, "controllers": [...], "key": ...}]"""
     out = []
-    with open("/proc/self/mountinfo") as fh:
+    with open(MOUNTINFO) as fh:
         for line in fh:
             fields = line.split()
             sep = fields.index("-")
@@ -44,7 +49,7 @@ def hierarchies() -> list[dict[str, Any]]:
 def _own_paths() -> dict[str, str]:
     """This process's cgroup per hierarchy key (v2 under "")."""
     out = {}
-    with open("/proc/self/cgroup") as fh:
+    with open(SELF_CGROUP) as fh:
         for line in fh:
             _, ctrls, path = line.rstrip("\n").split(":", 2)
             out[ctrls] = path
@@ -135,6 +140,8 @@ def shared_default_parents(leaves: list[str], default_parent: str = "pyrt") -> l
 
 def _find(leaves: list[str], controller: str, v1_file: str, v2_file: str) -> tuple[str, int] | None:
     """The file to write for a controller: the v1 hierarchy that has it, else cgroup2."""
+    if controller == "blkio" and not _has_v1("blkio"):
+        controller = "io"  # cgroup2 calls it io
     for h in hierarchies():
         if h["version"] == 1 and controller in h["controllers"]:
             for leaf in leaves:
@@ -178,7 +185,8 @@ SETTINGS: dict[str, tuple[str, str, str | None, Any]] = {
     "cpu.cpus": ("cpuset", "cpuset.cpus", "cpuset.cpus", lambda v, _: str(v)),
     "cpu.mems": ("cpuset", "cpuset.mems", "cpuset.mems", lambda v, _: str(v)),
     "pids.limit": ("pids", "pids.max", "pids.max", _limit),
-    "blockIO.weight": ("blkio", "blkio.weight", "io.weight", lambda v, _: str(v)),
+    "blockIO.weight": ("blkio", "blkio.weight", "io.weight",
+                       lambda v, ver: str(v) if ver == 1 else f"default {1 + (max(10, v) - 10) * 9999 // 990}"),
     "blockIO.leafWeight": ("blkio", "blkio.leaf_weight", None, lambda v, _: str(v)),
 }
 # Order matters: periods before quotas and runtimes; memory+swap is ordered at write time.
@@ -188,12 +196,18 @@ ORDER = ("cpu.period", "cpu.quota", "cpu.realtimePeriod", "cpu.realtimeRuntime")
 def apply(leaves: list[str], res: dict[str, Any]) -> None:
     """Write the resource limits of the plan's cgroup section (or of `pyrt update`)."""
     settings = dict(res.get("settings") or {})
+    if _v2_only(leaves, "cpu") and ("cpu.quota" in settings or "cpu.period" in settings):
+        _cpu_max(leaves, settings.pop("cpu.quota", None), settings.pop("cpu.period", None))
+    if _v2_only(leaves, "memory") and "memory.swap" in settings:
+        _swap_max(leaves, settings.get("memory.limit"), settings.pop("memory.swap"))
     if "cpu.realtimeRuntime" in settings:
         _rt_parents(leaves, settings)
     if "memory.limit" in settings and "memory.swap" in settings:
         _memory_and_swap(leaves, settings.pop("memory.limit"), settings.pop("memory.swap"))
     for key in sorted(settings, key=lambda k: ORDER.index(k) if k in ORDER else -1):
         controller, v1_file, v2_file, fmt = SETTINGS[key]
+        if v2_file is None and _v2_only(leaves, controller):
+            raise SetupError(f"linux.resources.{key}", "has no cgroup2 equivalent (the host's cgroups are v2)")
         path, version = _need(leaves, controller, v1_file, v2_file or "", f"linux.resources.{key}")
         if version == 2 and not v2_file:
             raise SetupError(f"linux.resources.{key}", "has no cgroup2 equivalent on this host")
@@ -226,6 +240,38 @@ def apply(leaves: list[str], res: dict[str, Any]) -> None:
             _write(os.path.join(base, "devices.allow" if allow else "devices.deny"), rule)
 
 
+def _v2_only(leaves: list[str], controller: str) -> bool:
+    """The controller lives in cgroup2 here (a pure-v2 host, or a hybrid one without it in v1)."""
+    found = _find(leaves, controller, "\0", "\0")
+    return found is not None and found[1] == 2
+
+
+def _cpu_max(leaves: list[str], quota: int | None, period: int | None) -> None:
+    """quota and period are one file on cgroup2: cpu.max "QUOTA PERIOD" (max: no quota)."""
+    path, _ = _need(leaves, "cpu", "", "cpu.max", "linux.resources.cpu.quota")
+    current = "max 100000"
+    try:
+        with open(path) as fh:
+            current = fh.read().strip() or current
+    except OSError:
+        pass
+    cur_quota, cur_period = current.split()
+    q = cur_quota if quota is None else ("max" if quota <= 0 else str(quota))
+    _write(path, f"{q} {cur_period if period is None else period}")
+
+
+def _swap_max(leaves: list[str], limit: int | None, swap: int) -> None:
+    """OCI swap is memory+swap (as v1's memsw); cgroup2's memory.swap.max is the swap alone."""
+    path, _ = _need(leaves, "memory", "", "memory.swap.max", "linux.resources.memory.swap")
+    if swap < 0:
+        _write(path, "max")
+        return
+    if limit is None or limit < 0 or swap < limit:
+        raise SetupError("linux.resources.memory.swap", "on cgroup2 swap needs a memory limit not above it "
+                         "(memory.swap.max is swap - limit)")
+    _write(path, str(swap - limit))
+
+
 def _version_of(leaf: str) -> int:
     for h in hierarchies():
         if leaf.startswith(h["mount"] + "/"):
@@ -249,6 +295,8 @@ def _memory_and_swap(leaves: list[str], limit: int, swap: int) -> None:
 
 def _rt_parents(leaves: list[str], settings: dict[str, Any]) -> None:
     """A new v1 cpu group has no real-time runtime: give it to every level, parents first."""
+    if _v2_only(leaves, "cpu"):
+        raise SetupError("linux.resources.cpu.realtimeRuntime", "no real-time cpu cgroup on cgroup2")
     leaf, version = _need(leaves, "cpu", "cpu.rt_runtime_us", "", "linux.resources.cpu.realtimeRuntime")
     if version != 1 or not os.path.exists(leaf):
         raise SetupError("linux.resources.cpu.realtimeRuntime", "no real-time cpu cgroup on this host")
