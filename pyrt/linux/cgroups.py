@@ -229,10 +229,15 @@ def apply(leaves: list[str], res: dict[str, Any]) -> None:
             raise SetupError(f"linux.resources.unified.{key}", f"{path}: no such cgroup2 file")
         _write(path, value)
     if res.get("devices"):
-        found = _find(leaves, "devices", "devices.allow", "")
-        if found is None or found[1] != 1:
-            raise SetupError("linux.resources.devices", "no v1 devices cgroup on this host "
-                             "(eBPF device programs are not supported yet)")
+        found = _find(leaves, "devices", "devices.allow", "") if _has_v1("devices") else None
+        if found is None:  # cgroup2: the allow-list becomes an eBPF program on the container's cgroup
+            v2 = [leaf for leaf in leaves if _version_of(leaf) == 2]
+            if not v2:
+                raise SetupError("linux.resources.devices", "no devices cgroup and no cgroup2 on this host")
+            from pyrt.linux import devicefilter
+
+            devicefilter.attach(v2[0], res["devices"])
+            return
         base = os.path.dirname(found[0])
         for allow, kind, major, minor, access in res["devices"]:
             rule = "a" if kind == "a" else (
