@@ -69,6 +69,7 @@ def intermediate(plan: dict[str, Any], sock: _socket.socket, fifo_fd: int) -> No
     """A: join and create namespaces, fork init (pid 1 in a new pid namespace), report its pid."""
     step = "namespaces"
     try:
+        prctl.set_dumpable(False)  # from here on it is inside the container's namespaces
         block_imports()
         for ns_type, flag, path in plan["join_ns"]:
             step = f"join {ns_type} namespace {path}"
@@ -351,6 +352,7 @@ def exec_intermediate(xplan: dict[str, Any], sock: _socket.socket) -> NoReturn:
     wait until the parent has put us in the container's cgroups, fork the process (in the pid ns)."""
     step = "join namespaces"
     try:
+        prctl.set_dumpable(False)  # nothing in the container may open this process through /proc
         block_imports()
         for ns_type, flag, fd in xplan["ns"]:
             step = f"join the container's {ns_type} namespace"
