@@ -1,0 +1,86 @@
+"""Docker 20.10 with --runtime=pyrt, every flow a user touches; runc in the same run as the control."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from tests.engines.conftest import RUNTIMES, Engine, container_name
+
+pytestmark = pytest.mark.root
+
+
+@pytest.mark.parametrize("rt", RUNTIMES)
+def test_run_rm_and_exit_code(docker: Engine, rt: str) -> None:
+    assert docker("run", "--rm", f"--runtime={rt}", "bb", "echo", "hi").stdout == "hi\n"
+    assert docker("run", "--rm", f"--runtime={rt}", "bb", "sh", "-c", "exit 3", check=False).returncode == 3
+
+
+@pytest.mark.parametrize("rt", RUNTIMES)
+def test_the_seed_articles_demo_verbatim(docker: Engine, rt: str) -> None:
+    res = docker("run", "--rm", f"--runtime={rt}", "bb", "unshare", "--user", "sh", "-c", "id", check=False)
+    assert res.returncode == 1 and "Operation not permitted" in res.stderr
+    res = docker("run", "--rm", f"--runtime={rt}", "--security-opt", "seccomp=unconfined", "bb",
+                 "unshare", "--user", "sh", "-c", "id")
+    assert res.stdout.startswith("uid=65534(nobody)")
+
+
+@pytest.mark.parametrize("rt", RUNTIMES)
+def test_detached_container_flows(docker: Engine, rt: str) -> None:
+    name = container_name()
+    docker("run", "-d", f"--runtime={rt}", "--name", name, "bb", "sleep", "1000")
+    try:
+        assert docker("exec", name, "echo", "from-exec").stdout == "from-exec\n"
+        assert docker("exec", "-t", name, "tty", tty=True).stdout.strip() == "/dev/pts/0"
+        top = docker("top", name).stdout
+        assert "sleep 1000" in top
+        docker("update", "--cpu-shares", "512", name)
+        cid = docker("inspect", "-f", "{{.Id}}", name).stdout.strip()
+        with open(f"/sys/fs/cgroup/cpu/docker/{cid}/cpu.shares") as fh:
+            assert fh.read() == "512\n"
+        docker("pause", name)
+        assert docker("inspect", "-f", "{{.State.Status}}", name).stdout.strip() == "paused"
+        docker("unpause", name)
+        assert docker("inspect", "-f", "{{.State.Status}}", name).stdout.strip() == "running"
+        docker("kill", "-s", "USR1", name)
+        t = time.monotonic()
+        docker("stop", "-t", "1", name)
+        assert time.monotonic() - t < 10
+        assert docker("inspect", "-f", "{{.State.Status}}", name).stdout.strip() == "exited"
+        docker("start", name)
+        assert docker("inspect", "-f", "{{.State.Status}}", name).stdout.strip() == "running"
+    finally:
+        docker("rm", "-f", name)
+    assert docker("ps", "-a", "-q", "--filter", f"name={name}").stdout == ""
+
+
+@pytest.mark.parametrize("rt", RUNTIMES)
+def test_run_with_a_terminal(docker: Engine, rt: str) -> None:
+    assert docker("run", "--rm", "-t", f"--runtime={rt}", "bb", "tty", tty=True).stdout.strip() == "/dev/pts/0"
+
+
+@pytest.mark.parametrize("rt", RUNTIMES)
+def test_bridge_network_gives_eth0_an_address(docker: Engine, rt: str) -> None:
+    out = docker("run", "--rm", f"--runtime={rt}", "bb", "ip", "-4", "-o", "addr", "show", "eth0").stdout
+    assert " inet 172.31.213." in out
+
+
+@pytest.mark.parametrize("rt", RUNTIMES)
+def test_errors_reach_the_user(docker: Engine, rt: str) -> None:
+    res = docker("run", "--rm", f"--runtime={rt}", "bb", "/nope", check=False)
+    assert res.returncode != 0
+    assert "/nope" in res.stderr and "no such file" in res.stderr.lower()
+
+
+def test_pyrt_state_dir_is_dockers(docker: Engine) -> None:
+    name = container_name()
+    docker("run", "-d", "--runtime=pyrt", "--name", name, "bb", "sleep", "100")
+    try:
+        cid = docker("inspect", "-f", "{{.Id}}", name).stdout.strip()
+        info = json.loads(docker("inspect", name).stdout)[0]
+        assert info["HostConfig"]["Runtime"] == "pyrt"
+        assert cid
+    finally:
+        docker("rm", "-f", name)
