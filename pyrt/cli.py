@@ -401,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except OSError as exc:
         where = f" {exc.filename}" if exc.filename else ""
-        log.error(f"{args.command}:{where}: {exc.strerror or exc}")
+        log.error(f"{args.command}{where}: {exc.strerror or exc}")
         return 1
     except Exception as exc:  # noqa: BLE001 - never a traceback for the user, unless --debug
         if args.debug:

@@ -209,7 +209,7 @@ def parse_spec(data: Any) -> Spec:
         hostname=top.string("hostname"),
         domainname=top.string("domainname"),
         mounts=tuple(_mount(m) for m in top.objs("mounts")),
-        annotations=top.strmap("annotations"),
+        annotations=_annotations(top),
         linux=_linux(linux),
         unsupported=tuple(unsupported),
         hooks={k: v for k, v in hooks.items() if v},
@@ -237,6 +237,13 @@ def _unique_name(r: Reader, known: Collection[str], seen: set[str], what: str) -
         raise SpecError(r.at("type"), f"{what} {name!r} given twice")
     seen.add(name)
     return name
+
+
+def _annotations(top: Reader) -> dict[str, str]:
+    annotations = top.strmap("annotations")
+    if "" in annotations:
+        raise SpecError("annotations", "keys must not be empty")
+    return annotations
 
 
 def _mount(r: Reader) -> Mount:
@@ -326,8 +333,8 @@ def _linux(r: Reader) -> Linux:
         if kind not in ("c", "b", "u", "p"):
             raise SpecError(d.at("type"), f"unknown device type {kind!r} (expected c, b, u or p)")
         path = d.string("path", required=True) or ""
-        if not path.startswith("/dev/"):
-            raise SpecError(d.at("path"), f"must be a path under /dev, got {path!r}")
+        if not path.startswith("/") or path.rstrip("/") == "":
+            raise SpecError(d.at("path"), f"must be an absolute path, got {path!r}")
         needs_numbers = kind != "p"
         devices.append(Device(
             type=kind,
@@ -355,14 +362,22 @@ def _linux(r: Reader) -> Linux:
         sysctl=sysctl,
         seccomp=seccomp.data if seccomp is not None else None,
         rootfs_propagation=propagation or None,
-        masked_paths=r.strs("maskedPaths"),
-        readonly_paths=r.strs("readonlyPaths"),
+        masked_paths=_absolute(r, "maskedPaths"),
+        readonly_paths=_absolute(r, "readonlyPaths"),
         mount_label=r.string("mountLabel", default="") or "",
         unsupported=tuple(unsupported),
         personality=_raw_obj(r, "personality"),
         time_offsets=_raw_obj(r, "timeOffsets"),
         memory_policy=_raw_obj(r, "memoryPolicy"),
     )
+
+
+def _absolute(r: Reader, key: str) -> tuple[str, ...]:
+    paths = r.strs(key)
+    for i, path in enumerate(paths):
+        if not path.startswith("/"):
+            raise SpecError(f"{r.at(key)}[{i}]", f"must be an absolute path, got {path!r}")
+    return paths
 
 
 def _idmaps(r: Reader, key: str) -> list[IdMapping]:
@@ -397,6 +412,15 @@ RESOURCE_FIELDS: dict[str, dict[str, tuple[str, int, int]]] = {
 }
 
 
+# Fields of runtime-spec's LinuxResources that pyrt knows but does not apply: an error when set.
+KNOWN_UNSUPPORTED: dict[str, tuple[str, ...]] = {
+    "memory": ("kernel", "kernelTCP", "useHierarchy", "checkBeforeUpdate"),
+    "cpu": ("burst", "idle"),
+    "blockIO": ("weightDevice", "throttleReadBpsDevice", "throttleWriteBpsDevice", "throttleReadIOPSDevice",
+                "throttleWriteIOPSDevice"),
+}
+
+
 def parse_resources(data: Any, path: str = "") -> Resources:
     """linux.resources, or what `pyrt update --resources` reads."""
     return _resources(Reader(data, path))
@@ -423,9 +447,9 @@ def _resources(r: Reader) -> Resources:
         for key, value in sub.data.items():
             where = sub.at(key)
             if key not in fields:
-                if _is_set(value):
+                if key in KNOWN_UNSUPPORTED.get(group, ()) and _is_set(value):
                     raise SpecError(where, "not supported by this version of pyrt")
-                continue
+                continue  # unknown properties are ignored, as the spec asks
             kind, lo, hi = fields[key]
             if kind == "int":
                 got: int | str | bool | None = sub.integer(key, lo=lo, hi=hi)
@@ -445,6 +469,5 @@ def _resources(r: Reader) -> Resources:
     for key in unified:
         if "/" in key or key.startswith(".") or "." not in key:
             raise SpecError(f"{r.at('unified')}.{key}", "not a cgroup2 interface file name")
-    unsupported = [r.at(key) for key, value in r.data.items()
-                   if key not in ("devices", "hugepageLimits", "unified", *RESOURCE_FIELDS) and _is_set(value)]
+    unsupported = [r.at(key) for key, value in r.data.items() if key in ("network", "rdma") and _is_set(value)]
     return Resources(tuple(rules), settings, tuple(hugepages), unified, tuple(unsupported))

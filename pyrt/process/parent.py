@@ -61,8 +61,8 @@ def spawn(plan: dict[str, Any], fifo_path: str, leaves: list[str],
             if msg["type"] == "error":
                 raise _init_error(msg)
             _write_maps(mid, plan)
-            sync.send(parent_sock, "mapped")
-        sync.send(parent_sock, "joined")
+            _send(parent_sock, "mapped")
+        _send(parent_sock, "joined")
         msg = sync.expect(parent_sock, "pid", "error")
         if msg["type"] == "error":
             raise _init_error(msg)
@@ -123,6 +123,17 @@ def _idmap_fds(plan: dict[str, Any], floor: int) -> list[int]:
             m["userns_fd"] = fd
             fds.append(fd)
     return fds
+
+
+def _send(sock: Any, kind: str, **fields: Any) -> None:
+    """Send; when the child is already gone, raise the error it reported before it went."""
+    try:
+        sync.send(sock, kind, **fields)
+    except (BrokenPipeError, ConnectionResetError):
+        msg = sync.recv(sock)
+        if msg is not None and msg["type"] == "error":
+            raise _init_error(msg) from None
+        raise ProtocolError(f"the container's init exited before receiving {kind!r}") from None
 
 
 def _init_error(msg: dict[str, Any]) -> InitError:
@@ -209,7 +220,7 @@ def spawn_exec(xplan: dict[str, Any], init_pid: int, leaves: list[str]) -> tuple
     pid = 0
     try:
         cgroups.join(leaves, mid)
-        sync.send(parent_sock, "joined")
+        _send(parent_sock, "joined")
         msg = sync.expect(parent_sock, "pid", "error")
         if msg["type"] == "error":
             raise _init_error(msg)

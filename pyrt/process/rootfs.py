@@ -208,11 +208,15 @@ def make_devices(root_fd: int, plan: dict[str, Any], in_userns: bool) -> None:
         try:
             kind = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}[d["type"]]
             try:
-                os.unlink(name, dir_fd=parent)  # runc replaces what the image has there
+                st = os.stat(name, dir_fd=parent, follow_symlinks=False)
             except FileNotFoundError:
-                pass
-            except IsADirectoryError:
-                raise SetupError("devices", f"{d['path']}: is a directory") from None
+                st = None
+            if st is not None:  # something is already there: only the same device may stay
+                same = (stat.S_IFMT(st.st_mode) == kind and
+                        (kind == stat.S_IFIFO or st.st_rdev == os.makedev(d["major"], d["minor"])))
+                if not same:
+                    raise SetupError("linux.devices", f"{d['path']}: a different file is already there")
+                continue
             if in_userns and kind != stat.S_IFIFO:
                 _bind_host_device(root_fd, parent, name, d)
                 continue

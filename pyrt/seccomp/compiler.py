@@ -86,6 +86,8 @@ def _compile(section: dict[str, Any], path: str, debug: list[str]) -> dict[str, 
     if default_name == "SCMP_ACT_NOTIFY":
         raise SpecError(r.at("defaultAction"), "SCMP_ACT_NOTIFY cannot be the default action (as in runc)")
     default_errno = r.integer("defaultErrnoRet", lo=0, hi=4095)
+    if default_errno is not None and default_name not in ("SCMP_ACT_ERRNO", "SCMP_ACT_TRACE"):
+        raise SpecError(r.at("defaultErrnoRet"), f"{default_name} takes no errno")
     default = _action(ps, default_name, default_errno, r.at("defaultAction"))
     flags = 0
     if section.get("flags") is not None:
@@ -108,8 +110,13 @@ def _compile(section: dict[str, Any], path: str, debug: list[str]) -> dict[str, 
             if names:
                 raise SpecError(sc.path, "has both \"name\" and \"names\"")
             names = [sc.string("name") or ""]
+        if not names:
+            raise SpecError(sc.at("names"), "must name at least one syscall")
         action_name = sc.string("action", required=True) or ""
-        action = _action(ps, action_name, sc.integer("errnoRet", lo=0, hi=4095), sc.at("action"))
+        errno_ret = sc.integer("errnoRet", lo=0, hi=4095)
+        if errno_ret is not None and action_name not in ("SCMP_ACT_ERRNO", "SCMP_ACT_TRACE"):
+            raise SpecError(sc.at("errnoRet"), f"{action_name} takes no errno")
+        action = _action(ps, action_name, errno_ret, sc.at("action"))
         if action_name == "SCMP_ACT_NOTIFY":
             if "write" in names:
                 raise SpecError(sc.at("names"), "SCMP_ACT_NOTIFY on write would deadlock the runtime (as runc "
