@@ -76,8 +76,11 @@ def build(spec: Spec, *, bundle: str, no_pivot: bool = False,
     plan.update(_namespaces(spec))
     plan["hostname"] = spec.hostname
     plan["domainname"] = spec.domainname
-    if spec.hostname and "uts" not in plan["new_ns"]:
-        raise SpecError("hostname", "setting a hostname needs a new uts namespace")
+    plan["uts_ns"] = any(ns.type == "uts" for ns in spec.linux.namespaces)
+    if spec.hostname and not plan["uts_ns"]:
+        raise SpecError("hostname", "setting a hostname needs a uts namespace (new or joined)")
+    if spec.domainname and not plan["uts_ns"]:
+        raise SpecError("domainname", "setting a domainname needs a uts namespace (new or joined)")
     plan["mounts"] = [_mount(m, bundle, warnings) for m in spec.mounts]
     plan["rootfs_propagation"] = mountopts.PROPAGATION[spec.linux.rootfs_propagation or "rprivate"]
     plan["readonly_root"] = spec.root_readonly
@@ -139,11 +142,10 @@ def _namespaces(spec: Spec) -> dict[str, Any]:
         if not os.path.exists(ns.path):
             raise SpecError(f"linux.namespaces[{i}].path", f"{ns.path}: no such file")
         join.append([ns.type, NS_FLAGS[ns.type], ns.path])
-    if "mount" not in new:
-        if any(j[0] == "mount" for j in join):
-            raise SpecError("linux.namespaces", "joining an existing mount namespace is not supported: "
-                            "pyrt builds the rootfs in a new one")
-        raise SpecError("linux.namespaces", "a new mount namespace is required (type \"mount\")")
+    if "mount" not in new and not any(j[0] == "mount" for j in join):
+        # the rootfs would be built in the host's own mount namespace and its mounts left there
+        raise SpecError("linux.namespaces", "pyrt needs a mount namespace (new, or joined by path): without one "
+                        "the container's mounts would be made on the host")
     join.sort(key=lambda j: j[0] != "user")  # the user namespace first, as runc does
     flags = 0
     for name in new:

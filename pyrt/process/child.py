@@ -209,9 +209,9 @@ def init(plan: dict[str, Any], sock: _socket.socket, fifo_fd: int) -> NoReturn:
             step = "loopback"
             S.loopback_up()
         step = "hostname"
-        if plan["hostname"] is not None and "uts" in plan["new_ns"]:
+        if plan["hostname"] is not None and plan["uts_ns"]:
             S.sethostname(plan["hostname"])
-        if plan["domainname"] is not None and "uts" in plan["new_ns"]:
+        if plan["domainname"] is not None and plan["uts_ns"]:
             S.setdomainname(plan["domainname"])
         if plan["keyring"]:
             step = "session keyring"

@@ -54,10 +54,24 @@ def prepare(plan: dict[str, Any]) -> int:
     rootfs = plan["rootfs"]
     try:
         S.mount(None, "/", None, plan["rootfs_propagation"], None)
+        # pivot_root refuses a shared parent mount (rootfsPropagation "shared" makes them so), and a
+        # shared parent would also carry the rootfs bind back to the host: make that one private.
+        S.mount(None, _mount_point_of(os.path.dirname(rootfs)), None, C.MS_PRIVATE, None)
         S.mount(rootfs, rootfs, None, C.MS_BIND | C.MS_REC, None)
     except OSError as exc:
         raise _fail("rootfs", exc, rootfs) from None
     return os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+
+
+def _mount_point_of(path: str) -> str:
+    """The mount point of the mount that holds path (the longest mountinfo prefix)."""
+    best = "/"
+    with open("/proc/self/mountinfo") as fh:
+        for line in fh:
+            point = line.split()[4].replace("\\040", " ")
+            if (path == point or path.startswith(point.rstrip("/") + "/")) and len(point) > len(best):
+                best = point
+    return best
 
 
 def _target(root_fd: int, m: dict[str, Any]) -> int:
@@ -272,6 +286,7 @@ def pivot(plan: dict[str, Any]) -> None:
             S.mount(rootfs, "/", None, C.MS_MOVE, None)
             os.chroot(".")
             os.chdir("/")
+            S.mount(None, "/", None, plan["rootfs_propagation"], None)
             return
         old = os.open("/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         new = os.open(rootfs, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -285,6 +300,8 @@ def pivot(plan: dict[str, Any]) -> None:
             os.close(old)
             os.close(new)
         os.chdir("/")
+        # linux.rootfsPropagation is for the container's root: only now is that "/"
+        S.mount(None, "/", None, plan["rootfs_propagation"], None)
     except OSError as exc:
         raise _fail("pivot_root", exc, rootfs) from None
 

@@ -303,3 +303,49 @@ def test_CFG_46_unknown_properties_everywhere(rt: Runtime) -> None:
     cfg["linux"]["resources"]["x-res"] = True
     cfg["mounts"][0]["x-mount"] = None
     assert rt("run", "-b", str(rt.bundle(cfg, args=["true"])), rt.new_id()).returncode == 0
+
+
+@pytest.mark.parametrize("propagation", ["shared", "rshared", "slave", "private", "unbindable"])
+def test_LNX_50_rootfs_propagation(rt: Runtime, propagation: str) -> None:
+    cfg = busybox_config()
+    cfg["linux"]["rootfsPropagation"] = propagation
+    res = rt("run", "-b", str(rt.bundle(cfg, args=["awk", '$5 == "/"', "/proc/self/mountinfo"])), rt.new_id())
+    assert res.returncode == 0, res.stderr
+    fields = res.stdout.split(" - ")[0]
+    expect = {"shared": "shared:", "rshared": "shared:", "unbindable": "unbindable"}
+    if propagation in expect:
+        assert expect[propagation] in fields, fields
+    else:  # slave of a mount with no peers, or private: not shared either way
+        assert "shared:" not in fields, fields
+
+
+def test_LNX_2_join_mount_and_uts_namespaces_by_path(rt: Runtime, tmp_path: Path) -> None:
+    """Joined by path: the rootfs is built inside the given mount namespace, the hostname set in the
+    given uts namespace (both belong to the caller and keep what the container did to them)."""
+    holder = subprocess.Popen(["unshare", "--mount", "--uts", "--propagation", "private", "sleep", "60"])
+    try:
+        time.sleep(0.3)
+        cfg = busybox_config()
+        for ns in cfg["linux"]["namespaces"]:
+            if ns["type"] in ("mount", "uts"):
+                ns["path"] = f"/proc/{holder.pid}/ns/{'mnt' if ns['type'] == 'mount' else 'uts'}"
+        cfg["hostname"] = "joined-uts"
+        cid = rt.new_id()
+        rt("create", "-b", str(rt.bundle(cfg, args=["sleep", "30"])), cid, check=True)
+        pid = rt.state(cid)["pid"]
+        assert os.readlink(f"/proc/{pid}/ns/mnt") == os.readlink(f"/proc/{holder.pid}/ns/mnt")
+        assert os.readlink(f"/proc/{pid}/ns/uts") == os.readlink(f"/proc/{holder.pid}/ns/uts")
+        host = subprocess.run(["nsenter", "-t", str(holder.pid), "-u", "hostname"], capture_output=True, text=True)
+        assert host.stdout.strip() == "joined-uts"
+        rt("delete", "--force", cid, check=True)
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_LNX_5_no_mount_namespace_is_refused_clearly(rt: Runtime) -> None:
+    """A deliberate difference from runc: without a mount namespace the container's mounts would be
+    made in the host's own mount namespace and stay there; pyrt refuses (runc goes ahead)."""
+    cfg = busybox_config()
+    cfg["linux"]["namespaces"] = [ns for ns in cfg["linux"]["namespaces"] if ns["type"] != "mount"]
+    assert "pyrt needs a mount namespace" in fails(rt, "create", "-b", str(rt.bundle(cfg)), rt.new_id())
