@@ -62,7 +62,7 @@ def test_relative_mount_destination_is_warned_and_made_absolute() -> None:
         (lambda c: c["linux"]["namespaces"].append({"type": "user"}), "linux.uidMappings: a new user namespace"),
         (lambda c: c["linux"]["namespaces"][1].update(path="/nonexistent/ns"),
          "linux.namespaces[1].path: /nonexistent/ns: no such file"),
-        (lambda c: c["linux"].update(namespaces=[{"type": "pid"}]), "linux.namespaces: a new mount namespace"),
+        (lambda c: c["linux"].update(namespaces=[{"type": "pid"}]), "linux.namespaces: pyrt needs a mount namespace"),
         (lambda c: c["linux"].update(sysctl={"kernel.panic": "1"}), "linux.sysctl.kernel.panic: not a namespaced"),
         (lambda c: c["linux"].update(intelRdt={"closID": "x"}), "linux.intelRdt: not supported"),
         (lambda c: c["mounts"].append({"destination": "/x", "type": "bind", "source": "/nonexistent"}),
