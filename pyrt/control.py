@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Any
 
 from pyrt import state as st
 from pyrt.errors import PyrtError, SpecError, StateError
 from pyrt.fastjson import dumps
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _live(store: st.Store, cid: str, allowed: tuple[str, ...], verb: str) -> dict[str, Any]:

@@ -81,7 +81,7 @@ RECURSIVE: dict[str, tuple[bool, int]] = {
 }
 
 # Options pyrt handles itself rather than passing to the kernel.
-EXTENSIONS = ("tmpcopyup",)
+EXTENSIONS = ("tmpcopyup", "idmap", "ridmap")
 
 
 def all_options() -> list[str]:

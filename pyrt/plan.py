@@ -83,6 +83,9 @@ def build(spec: Spec, *, bundle: str, no_pivot: bool = False,
         raise SpecError("domainname", "setting a domainname needs a uts namespace (new or joined)")
     plan["mounts"] = [_mount(m, bundle, warnings) for m in spec.mounts]
     plan["rootfs_propagation"] = mountopts.PROPAGATION[spec.linux.rootfs_propagation or "rprivate"]
+    # after pivot_root, only an explicit rootfsPropagation applies to "/" (it would reset the mounts' own)
+    plan["root_propagation"] = (mountopts.PROPAGATION[spec.linux.rootfs_propagation]
+                                if spec.linux.rootfs_propagation else None)
     plan["readonly_root"] = spec.root_readonly
     plan["dev_mounted"] = any(m["dest"] == "/dev" for m in plan["mounts"])
     plan["devices"] = _devices(spec, plan["dev_mounted"])
@@ -190,6 +193,8 @@ def _mount(m: Any, bundle: str, warnings: list[str]) -> dict[str, Any]:
     if dest == "/":
         raise SpecError(f"{m.path}.destination", "mounting over / is not supported")
     idmap = None
+    if {"idmap", "ridmap"} & set(opts["extensions"]) and not m.uid_mappings:  # type: ignore[call-overload]
+        raise SpecError(f"{m.path}.options", "idmap needs the mount's uidMappings and gidMappings")
     if m.uid_mappings:
         if not is_bind:
             raise SpecError(f"{m.path}.uidMappings", "only bind mounts can be idmapped")

@@ -286,7 +286,8 @@ def pivot(plan: dict[str, Any]) -> None:
             S.mount(rootfs, "/", None, C.MS_MOVE, None)
             os.chroot(".")
             os.chdir("/")
-            S.mount(None, "/", None, plan["rootfs_propagation"], None)
+            if plan["root_propagation"] is not None:
+                S.mount(None, "/", None, plan["root_propagation"], None)
             return
         old = os.open("/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         new = os.open(rootfs, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -301,7 +302,8 @@ def pivot(plan: dict[str, Any]) -> None:
             os.close(new)
         os.chdir("/")
         # linux.rootfsPropagation is for the container's root: only now is that "/"
-        S.mount(None, "/", None, plan["rootfs_propagation"], None)
+        if plan["root_propagation"] is not None:
+            S.mount(None, "/", None, plan["root_propagation"], None)
     except OSError as exc:
         raise _fail("pivot_root", exc, rootfs) from None
 
