@@ -66,7 +66,7 @@ def test_CFG_24_oom_score_adj_inherited_when_unset(rt: Runtime) -> None:
     with open("/proc/self/oom_score_adj") as fh:
         mine = fh.read()
     script = "cat /proc/self/oom_score_adj"
-    res = subprocess.run(["sh", "-c", f'echo 123 > /proc/self/oom_score_adj; exec "$@"', "sh",
+    res = subprocess.run(["sh", "-c", 'echo 123 > /proc/self/oom_score_adj; exec "$@"', "sh",
                           str(Path(__file__).resolve().parents[2] / ".venv/bin/pyrt"), "--root", str(rt.root),
                           "run", "-b", str(rt.bundle(cfg, args=["sh", "-c", script])), rt.new_id()],
                          capture_output=True, text=True, timeout=30)
