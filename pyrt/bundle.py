@@ -53,8 +53,6 @@ def plan_bundle(bundle: str, security_opt: str | None = None,
                   cache.host_stamp())
     hit = cache.get("plans", k)
     if isinstance(hit, dict) and hit.get("kind") == "plan" and isinstance(hit.get("plan"), dict):
-        from pyrt.plan import recheck_host
-
         recheck_host(hit["plan"])
         return hit["plan"], list(hit["warnings"]), list(hit["debug"]), True
     from pyrt import plan as planner
@@ -66,3 +64,15 @@ def plan_bundle(bundle: str, security_opt: str | None = None,
     plan, warnings = planner.build(spec, bundle=bundle, debug=debug, seccomp_source=seccomp_source, **options)
     cache.put("plans", k, {"kind": "plan", "plan": plan, "warnings": warnings, "debug": debug})
     return plan, warnings, debug, False
+
+
+def recheck_host(plan: dict[str, Any]) -> None:
+    """Host facts a cached plan relied on, checked again (cheap stats, no parsing)."""
+    if not os.path.isdir(plan["rootfs"]):
+        raise SpecError("root.path", f"{plan['rootfs']}: no such directory")
+    for ns_type, _flag, path in plan["join_ns"]:
+        if not os.path.exists(path):
+            raise SpecError("linux.namespaces", f"{ns_type} namespace {path}: no such file")
+    for m in plan["mounts"]:
+        if m["bind"] and not os.path.exists(m["source"]):
+            raise SpecError(f"{m['json_path']}.source", f"{m['source']}: no such file or directory")

@@ -119,9 +119,8 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
 def _poststop(plan: dict[str, Any]) -> None:
     """poststop hooks: a failure is only a warning, and the next hooks still run."""
     from pyrt import hooks
-    from pyrt.plan import hook_state
 
-    state = hook_state(plan, "stopped", 0)
+    state = hooks.hook_state(plan, "stopped", 0)
     for i, hook in enumerate(plan["hooks"].get("poststop") or []):
         try:
             hooks.run_one(hook, f"hooks.poststop[{i}]", state)
@@ -166,11 +165,10 @@ def start(store: st.Store, cid: str) -> None:
 def _poststart(store: st.Store, record: dict[str, Any]) -> None:
     """poststart hooks; since runtime-spec 1.3 a failure stops and destroys the container."""
     from pyrt import hooks
-    from pyrt.plan import hook_state
 
     plan = store.read_plan(record["id"])
     try:
-        hooks.run_phase(plan["hooks"], "poststart", hook_state(plan, "running", record["pid"]))
+        hooks.run_phase(plan["hooks"], "poststart", hooks.hook_state(plan, "running", record["pid"]))
     except hooks.HookError:
         try:
             os.kill(record["pid"], SIGKILL)

@@ -94,3 +94,12 @@ def _collect(pid: int, out_r: int, timeout: Any, where: str) -> tuple[int, bytes
             os.waitpid(pid, 0)
             raise HookError(f"{where}: timed out after {timeout} s")
         time.sleep(0.001)
+
+
+def hook_state(plan: dict[str, Any], status: str, pid: int) -> bytes:
+    """The state JSON a hook reads on its stdin."""
+    from pyrt.fastjson import dumps
+
+    state = {"ociVersion": plan["oci_version"], "id": plan["id"], "status": status, "pid": pid,
+             "bundle": plan["bundle"], "annotations": plan["annotations"]}
+    return dumps(state).encode()

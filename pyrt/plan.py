@@ -303,24 +303,3 @@ def _cgroup(spec: Spec, devices: list[dict[str, Any]]) -> dict[str, Any]:
         "unified": dict(res.unified),
         "devices": rules,
     }
-
-
-def hook_state(plan: dict[str, Any], status: str, pid: int) -> bytes:
-    """The state JSON a hook reads on its stdin."""
-    from pyrt.fastjson import dumps
-
-    state = {"ociVersion": plan["oci_version"], "id": plan["id"], "status": status, "pid": pid,
-             "bundle": plan["bundle"], "annotations": plan["annotations"]}
-    return dumps(state).encode()
-
-
-def recheck_host(plan: dict[str, Any]) -> None:
-    """Host facts a cached plan relied on, checked again (cheap stats, no parsing)."""
-    if not os.path.isdir(plan["rootfs"]):
-        raise SpecError("root.path", f"{plan['rootfs']}: no such directory")
-    for ns_type, _flag, path in plan["join_ns"]:
-        if not os.path.exists(path):
-            raise SpecError("linux.namespaces", f"{ns_type} namespace {path}: no such file")
-    for m in plan["mounts"]:
-        if m["bind"] and not os.path.exists(m["source"]):
-            raise SpecError(f"{m['json_path']}.source", f"{m['source']}: no such file or directory")

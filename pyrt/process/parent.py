@@ -57,16 +57,11 @@ def spawn(plan: dict[str, Any], fifo_path: str, leaves: list[str],
     try:
         cgroups.join(leaves, mid)
         if plan["clone_flags"] & CLONE_NEWUSER:
-            msg = sync.expect(parent_sock, "userns", "error")
-            if msg["type"] == "error":
-                raise _init_error(msg)
+            _expect(parent_sock, "userns")
             _write_maps(mid, plan)
             _send(parent_sock, "mapped")
         _send(parent_sock, "joined")
-        msg = sync.expect(parent_sock, "pid", "error")
-        if msg["type"] == "error":
-            raise _init_error(msg)
-        init_pid = int(msg["pid"])
+        init_pid = int(_expect(parent_sock, "pid")["pid"])
         os.waitpid(mid, 0)
         mid = 0
         info = proc_stat(init_pid)
@@ -77,13 +72,12 @@ def spawn(plan: dict[str, Any], fifo_path: str, leaves: list[str],
             msg = sync.expect(parent_sock, "ready", "error", "seccomp-fd", "hooks", "console")
             if msg["type"] == "hooks":
                 from pyrt import hooks
-                from pyrt.plan import hook_state
 
-                creating = hook_state(plan, "creating", init_pid)
+                creating = hooks.hook_state(plan, "creating", init_pid)
                 hooks.run_phase(plan["hooks"], "prestart", creating)
                 hooks.run_phase(plan["hooks"], "createRuntime", creating)
                 sync.send(parent_sock, "hooks-done", creating=creating,
-                          created=hook_state(plan, "created", init_pid))
+                          created=hooks.hook_state(plan, "created", init_pid))
             elif msg["type"] == "console":
                 master = _console(msg, console_socket)
             elif msg["type"] == "seccomp-fd":
@@ -95,18 +89,7 @@ def spawn(plan: dict[str, Any], fifo_path: str, leaves: list[str],
                 break
         return init_pid, info[1], master
     except BaseException:
-        for pid in (init_pid, mid):
-            if pid:
-                try:
-                    os.kill(pid, SIGKILL)
-                except ProcessLookupError:
-                    pass
-        for pid in (init_pid, mid):
-            if pid:
-                try:
-                    os.waitpid(pid, 0)
-                except ChildProcessError:
-                    pass
+        _kill_and_reap(init_pid, mid)
         raise
     finally:
         parent_sock.close()
@@ -123,6 +106,30 @@ def _idmap_fds(plan: dict[str, Any], floor: int) -> list[int]:
             m["userns_fd"] = fd
             fds.append(fd)
     return fds
+
+
+def _expect(sock: Any, kind: str) -> dict[str, Any]:
+    """The next message, which must be `kind`; the child's error report is raised as an InitError."""
+    msg = sync.expect(sock, kind, "error")
+    if msg["type"] == "error":
+        raise _init_error(msg)
+    return msg
+
+
+def _kill_and_reap(*pids: int) -> None:
+    """On any failure: every process this command started dies and is reaped before the error."""
+    for pid in pids:
+        if pid:
+            try:
+                os.kill(pid, SIGKILL)
+            except ProcessLookupError:
+                pass
+    for pid in pids:
+        if pid:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
 
 
 def _send(sock: Any, kind: str, **fields: Any) -> None:
@@ -221,10 +228,7 @@ def spawn_exec(xplan: dict[str, Any], init_pid: int, leaves: list[str]) -> tuple
     try:
         cgroups.join(leaves, mid)
         _send(parent_sock, "joined")
-        msg = sync.expect(parent_sock, "pid", "error")
-        if msg["type"] == "error":
-            raise _init_error(msg)
-        pid = int(msg["pid"])
+        pid = int(_expect(parent_sock, "pid")["pid"])
         os.waitpid(mid, 0)
         mid = 0
         master = None
@@ -237,13 +241,7 @@ def spawn_exec(xplan: dict[str, Any], init_pid: int, leaves: list[str]) -> tuple
                 continue
             raise _init_error(msg2) if msg2["type"] == "error" else ProtocolError(f"unexpected {msg2['type']!r}")
     except BaseException:
-        for p in (pid, mid):
-            if p:
-                try:
-                    os.kill(p, SIGKILL)
-                    os.waitpid(p, 0)
-                except (ProcessLookupError, ChildProcessError):
-                    pass
+        _kill_and_reap(pid, mid)
         raise
     finally:
         parent_sock.close()

@@ -27,3 +27,31 @@ def test_hot_commands_import_nothing_heavy(argv: list[str], tmp_path: object) ->
     out = subprocess.run([sys.executable, "-IS", "-c", code], capture_output=True, text=True).stdout
     loaded = set(out.split())
     assert not (HEAVY & loaded), f"{argv[0]} imports {sorted(HEAVY & loaded)}"
+
+
+def test_a_warm_run_imports_no_planner(tmp_path: object) -> None:
+    """With the plan cached, `run` needs neither attrs nor the planner nor pyseccomp (nor json/typing)."""
+    import os
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root: runs a container")
+    from tests.conftest import BUSYBOX, ROOTFS
+
+    if not ROOTFS.joinpath("bin", "busybox").exists():
+        pytest.skip("bundles/busybox/rootfs is missing")
+    import sysconfig
+
+    paths = [str(ROOT), sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]  # as the launcher
+    code = ("import sys\n"
+            f"sys.path[:0] = {paths!r}\n"
+            "from pyrt.cli import main\n"
+            f"assert main(['--root', {str(tmp_path)!r}, 'run', {str(BUSYBOX)!r}]) == 0\n"
+            "print('MODULES', ' '.join(sorted(sys.modules)))\n")
+    env = dict(os.environ, PYRT_CACHE_DIR=f"{tmp_path}/cache")
+    for _ in range(2):  # the first run fills the plan cache, the second is the warm one
+        out = subprocess.run([sys.executable, "-IS", "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    line = next(line for line in out.stdout.splitlines() if line.startswith("MODULES"))
+    loaded = set(line.split()[1:])
+    heavy = {"attrs", "attr", "pyseccomp", "json", "typing", "re", "argparse", "pyrt.plan", "pyrt.spec"}
+    assert not (heavy & loaded), sorted(heavy & loaded)
