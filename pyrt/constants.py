@@ -100,3 +100,19 @@ RLIMITS = {
     "RLIMIT_LOCKS": 10, "RLIMIT_SIGPENDING": 11, "RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13,
     "RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15,
 }
+
+
+# Namespace types of config.json: their clone flags and their names under /proc/<pid>/ns.
+NS_FLAGS = {
+    "user": CLONE_NEWUSER,
+    "pid": CLONE_NEWPID,
+    "network": CLONE_NEWNET,
+    "mount": CLONE_NEWNS,
+    "ipc": CLONE_NEWIPC,
+    "uts": CLONE_NEWUTS,
+    "cgroup": CLONE_NEWCGROUP,
+    "time": CLONE_NEWTIME,
+}
+# /proc/<pid>/ns/<name> for each namespace type.
+NS_PROC_NAMES = {"user": "user", "pid": "pid", "network": "net", "mount": "mnt", "ipc": "ipc",
+                 "uts": "uts", "cgroup": "cgroup", "time": "time"}

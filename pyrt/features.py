@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from pyrt import caps, mountopts
+from pyrt.constants import NS_FLAGS
 from pyrt.hooks import PHASES as HOOK_PHASES
-from pyrt.plan import NS_FLAGS
 from pyrt.version import SPEC_VERSION, VERSION, commit
 
 

@@ -23,19 +23,7 @@ if TYPE_CHECKING:
 
     from pyrt.spec import Process, Spec
 
-NS_FLAGS = {
-    "user": C.CLONE_NEWUSER,
-    "pid": C.CLONE_NEWPID,
-    "network": C.CLONE_NEWNET,
-    "mount": C.CLONE_NEWNS,
-    "ipc": C.CLONE_NEWIPC,
-    "uts": C.CLONE_NEWUTS,
-    "cgroup": C.CLONE_NEWCGROUP,
-    "time": C.CLONE_NEWTIME,
-}
-# /proc/<pid>/ns/<name> for each namespace type.
-NS_PROC_NAMES = {"user": "user", "pid": "pid", "network": "net", "mount": "mnt", "ipc": "ipc",
-                 "uts": "uts", "cgroup": "cgroup", "time": "time"}
+from pyrt.constants import NS_FLAGS, NS_PROC_NAMES  # noqa: E402,F401  (re-exported for callers)
 
 # runc's default devices, created in a /dev that the config mounts.
 DEFAULT_DEVICES = (

@@ -195,7 +195,7 @@ def spawn_exec(xplan: dict[str, Any], init_pid: int, leaves: list[str]) -> tuple
     """Start a process inside a running container; returns (pid, pty master or None) once it has exec'd."""
     import _socket
 
-    from pyrt.plan import NS_FLAGS, NS_PROC_NAMES
+    from pyrt.constants import NS_FLAGS, NS_PROC_NAMES
     from pyrt.process import child
 
     floor = 3 + xplan["preserve_fds"]
