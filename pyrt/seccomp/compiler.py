@@ -91,14 +91,16 @@ def _compile(section: dict[str, Any], path: str, debug: list[str]) -> dict[str, 
     default = _action(ps, default_name, default_errno, r.at("defaultAction"))
     flags = 0
     if section.get("flags") is not None:
-        for name, fpath in r.array("flags"):
+        for i, name in enumerate(r.strs("flags")):
+            fpath = f"{r.at('flags')}[{i}]"
             if name not in FLAGS:
                 raise SpecError(fpath, f"unknown or unsupported seccomp flag {name!r}")
             flags |= FLAGS[name]
     else:
         flags = FLAG_SPEC_ALLOW  # runc's default when flags are not given
     arches: list[tuple[str, int]] = []
-    for name, apath in r.array("architectures"):
+    for i, name in enumerate(r.strs("architectures")):
+        apath = f"{r.at('architectures')}[{i}]"
         if name not in ARCHES:
             raise SpecError(apath, f"unknown architecture {name!r}")
         arches.append((ARCHES[name], getattr(ps.Arch, ARCHES[name])))
