@@ -249,6 +249,7 @@ def process_plan(p: Process, warnings: list[str], where: str = "process") -> dic
     for name in ("bounding", "effective", "inheritable", "permitted", "ambient"):
         names = getattr(caps, name) if caps else ()
         sets[name] = capnames.mask(names, f"{where}.capabilities.{name}", warnings, top)
+    _check_cap_sets(sets, where)
     env = list(p.env)
     path_value = next((e[5:] for e in env if e.startswith("PATH=")), None)
     return {
@@ -269,6 +270,17 @@ def process_plan(p: Process, warnings: list[str], where: str = "process") -> dic
         "console_size": list(p.console_size) if p.console_size else None,
         **procfields.planned(p),
     }
+
+
+def _check_cap_sets(sets: dict[str, int], where: str) -> None:
+    """The kernel's rules for capset(2) and ambient capabilities, checked before anything runs."""
+    for name, within, rule in (("effective", sets["permitted"], "permitted"),
+                               ("ambient", sets["permitted"] & sets["inheritable"], "both permitted and inheritable"),
+                               ("inheritable", sets["bounding"], "bounding")):
+        extra = sets[name] & ~within
+        if extra:
+            raise SpecError(f"{where}.capabilities.{name}",
+                            f"{', '.join(capnames.names(extra))} must also be in {rule}")
 
 
 def _cgroup(spec: Spec, devices: list[dict[str, Any]]) -> dict[str, Any]:

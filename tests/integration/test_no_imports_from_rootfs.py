@@ -68,3 +68,21 @@ def test_the_import_blocker_refuses_modules_on_the_path(tmp_path: Path) -> None:
     res = subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(tmp_path)!r}); "
                                                 "import pyrt_planted"], capture_output=True, text=True)
     assert res.stdout == "ran\n"
+
+
+def test_planted_modules_never_run_in_exec(rt: Runtime, planted_rootfs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    cfg = busybox_config()
+    cfg["root"] = {"path": str(planted_rootfs), "readonly": False}
+    cfg["mounts"].append({"destination": "/out", "type": "bind", "source": str(out), "options": ["rbind"]})
+    cfg["process"]["args"] = ["sleep", "30"]
+    cid = rt.new_id()
+    rt("run", "-d", "-b", str(rt.bundle(cfg)), cid, check=True)
+    try:
+        assert rt("exec", cid, "true").returncode == 0
+        assert rt("exec", "--cwd", "/no/such/dir", cid, "true").returncode == 1  # the error path, in the container
+        assert rt("exec", "-t", "--detach", cid, "true").returncode == 1  # refused before anything runs
+        assert sorted(os.listdir(out)) == [], "a module planted in the rootfs was executed by exec"
+    finally:
+        rt("delete", "--force", cid, check=True)
