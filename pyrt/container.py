@@ -12,6 +12,7 @@ import errno
 import os
 import time
 
+from pyrt import faults
 from pyrt import state as st
 from pyrt.errors import PyrtError, StateError
 from pyrt.log import log
@@ -74,6 +75,7 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
         log.warning(msg)
     _subreaper()
     dir_fd = store.create(cid)
+    faults.point("claimed")
     created: list[str] = []
     pid = 0
     record: dict[str, Any] = {
@@ -87,16 +89,21 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
     }
     try:
         store.write(cid, record)
+        faults.point("state")
         os.mkfifo(store.fifo(cid), 0o622)
+        faults.point("fifo")
         leaf_info, created = cgroups.create(plan["cgroup"]["path"])
         record["cgroup_leaves"] = [h["dir"] for h in leaf_info]
         record["cgroup_created"] = created
         store.write(cid, record)
         plan["cgroup_leaves"] = leaf_info
         cgroups.apply(record["cgroup_leaves"], plan["cgroup"])
+        faults.point("cgroups")
         pid, start_time, master = parent.spawn(plan, store.fifo(cid), record["cgroup_leaves"], console_socket)
+        faults.point("spawned")
         record.update(status="created", pid=pid, init_start_time=start_time)
         store.write(cid, record)
+        faults.point("recorded")
         store.write_plan(cid, plan)  # exec joins this container with the same filter and cgroups
         if pid_file:
             _write_pid_file(pid_file, pid)

@@ -171,6 +171,9 @@ def init_alive(state: dict[str, Any]) -> bool:
 
 def status(store: Store, state: dict[str, Any]) -> str:
     if state.get("status") == "creating":
+        creator = proc_stat(state.get("creator_pid") or 0)
+        if creator is None or creator[0] in ("Z", "X") or creator[1] != state.get("creator_start_time"):
+            return "stopped"  # the pyrt that was creating it died: nothing will ever start it
         return "creating"
     if not init_alive(state):
         return "stopped"

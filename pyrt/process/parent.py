@@ -54,8 +54,12 @@ def spawn(plan: dict[str, Any], fifo_path: str, leaves: list[str],
     os.close(fifo_fd)
     for fd in idmap_fds:
         os.close(fd)
+    from pyrt import faults
+
+    faults.point("forked")
     try:
         cgroups.join(leaves, mid)
+        faults.point("joined")
         if plan["clone_flags"] & CLONE_NEWUSER:
             _expect(parent_sock, "userns")
             _write_maps(mid, plan)
