@@ -77,7 +77,7 @@ def test_every_status_validates_against_the_state_schema(tmp_path: Path) -> None
     me = proc_stat(os.getpid())
     assert me is not None
     seen = []
-    for record in ({**base, "status": "creating"},
+    for record in ({**base, "status": "creating", "creator_pid": os.getpid(), "creator_start_time": me[1]},
                    {**base, "status": "created", "init_start_time": me[1]},
                    {**base, "status": "created", "init_start_time": -1}):
         view = oci_view(store, record)
