@@ -122,3 +122,26 @@ def test_the_resolver_is_what_stops_it(hostile: tuple[Path, Path]) -> None:
     rootfs, host = hostile
     (rootfs / "mnt-abs").symlink_to(str(host))
     assert os.path.realpath(rootfs / "mnt-abs" / "sub") == str(host / "sub")
+
+
+def test_pyrt_and_python_cannot_be_opened_from_the_container(rt: Runtime, tmp_path: Path) -> None:
+    """CVE-2019-5736 class: while `pyrt exec` runs inside the container's namespaces, a container process
+    scans /proc/*/exe of every other process and tries to open it; none may be opened."""
+    out = tmp_path / "out"
+    out.mkdir()
+    cfg = busybox_config()
+    cfg["mounts"].append({"destination": "/out", "type": "bind", "source": str(out), "options": ["rbind"]})
+    attacker = ("end=$(( $(date +%s) + 6 )); n=0; while [ $(date +%s) -lt $end ]; do "
+                "for e in /proc/[0-9]*/exe; do p=${e%/exe}; p=${p#/proc/}; [ $p = $$ ] && continue; "
+                "head -c1 $e >/dev/null 2>&1 && echo $p $(cat /proc/$p/cmdline | tr '\\0' ' ') >> /out/opened; "
+                "n=$((n+1)); done; done; echo $n > /out/tries")
+    cid = rt.new_id()
+    rt("run", "-d", "-b", str(rt.bundle(cfg, args=["sh", "-c", attacker])), cid, check=True)
+    for _ in range(15):
+        rt("exec", cid, "true")
+    rt.wait_status(cid, "stopped", timeout=20)
+    rt("delete", cid, check=True)
+    opened = (out / "opened").read_text() if (out / "opened").exists() else ""
+    assert int((out / "tries").read_text()) > 0
+    foreign = [line for line in opened.splitlines() if "python" in line or "pyrt" in line]
+    assert foreign == [], f"the container opened the runtime's executable: {foreign[:3]}"
