@@ -66,7 +66,7 @@ def test_mount_target_symlinks_stay_inside(rt: Runtime, hostile: tuple[Path, Pat
 def test_proc_and_dev_replaced_by_symlinks(rt: Runtime, hostile: tuple[Path, Path]) -> None:
     """CVE-2019-19921 class: /proc (and /dev) in the image point at the host."""
     rootfs, host = hostile
-    for name in ("proc", "dev"):
+    for name in ("proc", "dev", "sys"):
         shutil.rmtree(rootfs / name)
         (rootfs / name).symlink_to(str(host / name))
     before = host_mounts()
@@ -115,6 +115,23 @@ def test_cwd_through_a_leaked_fd_never_reaches_the_host(rt: Runtime, fd: int, tm
         assert str(tmp_path) not in res.stdout
     else:
         assert "process.cwd" in res.stderr
+
+
+@pytest.mark.parametrize("fd", range(3, 10))
+def test_exec_cwd_through_a_leaked_fd(rt: Runtime, fd: int, tmp_path: Path) -> None:
+    cid = rt.new_id()
+    rt("run", "-d", "-b", str(rt.bundle(args=["sleep", "30"])), cid, check=True)
+    held = [os.open(str(tmp_path), os.O_RDONLY) for _ in range(8)]
+    try:
+        res = rt("exec", "--cwd", f"/proc/self/fd/{fd}", cid, "sh", "-c", "pwd; ls ../../../..", pass_fds=tuple(held))
+    finally:
+        for h in held:
+            os.close(h)
+        rt("delete", "--force", cid, check=True)
+    if res.returncode == 0:
+        assert not res.stdout.startswith("(unreachable)") and str(tmp_path) not in res.stdout, res.stdout
+    else:
+        assert "process.cwd" in res.stderr, res.stderr
 
 
 def test_the_resolver_is_what_stops_it(hostile: tuple[Path, Path]) -> None:

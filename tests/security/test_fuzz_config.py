@@ -120,7 +120,7 @@ def test_mutated_configs_through_the_real_cli(tmp_path: Any) -> None:
     mounts_before = host_mounts()
     ids: list[str] = []
     run = uuid.uuid4().hex[:6]
-    n = int(os.environ.get("PYRT_CLI_FUZZ", "200"))
+    n = int(os.environ.get("PYRT_CLI_FUZZ", "300"))
     try:
         _fuzz_cli(rng, pool, root, tmp_path, run, n, ids)
     finally:
