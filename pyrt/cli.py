@@ -44,7 +44,6 @@ _CREATE_FLAGS: list[Flag] = [
      "seccomp=unconfined|default|FILE: replace the bundle's seccomp filter (Docker's flag)"),
 ]
 _ID = ("id", True, None, "container id")
-_UPDATE = UPDATE_FLAGS
 COMMANDS: dict[str, tuple[str, list[Flag], list[tuple[str, bool, Any, str]]]] = {
     "create": ("create a container", _CREATE_FLAGS, [_ID]),
     "run": ("create and start a container", _CREATE_FLAGS + [
@@ -78,7 +77,7 @@ COMMANDS: dict[str, tuple[str, list[Flag], list[tuple[str, bool, Any, str]]]] = 
     "update": ("change a container's resource limits", [
         (("--resources", "-r"), "resources", "value", None, "LinuxResources JSON file, or - for stdin"),
         *[((f"--{flag}",), flag.replace("-", "_"), "value", None, f"linux.resources.{group}.{key}")
-          for flag, (group, key, _kind) in _UPDATE.items()],
+          for flag, (group, key, _kind) in UPDATE_FLAGS.items()],
     ], [_ID]),
     "features": ("what this pyrt supports (JSON)", [], []),
     "state": ("print a container's state as JSON", [], [_ID]),
@@ -340,7 +339,7 @@ def dispatch(args: Args) -> int:
             control.resume(store, args.id)
         elif cmd == "update":
             control.update(store, args.id, args.resources,
-                           {flag: getattr(args, flag.replace("-", "_")) for flag in _UPDATE})
+                           {flag: getattr(args, flag.replace("-", "_")) for flag in UPDATE_FLAGS})
         elif cmd == "ps":
             sys.stdout.write(control.ps(store, args.id, args.format, args.args or []))
         else:

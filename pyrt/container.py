@@ -109,7 +109,7 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
             _write_pid_file(pid_file, pid)
     except BaseException as exc:
         if pid:
-            _kill_and_reap(pid)
+            parent.kill_and_reap(pid)
         cgroups.remove(created)
         from pyrt.hooks import HookError
 
@@ -133,14 +133,6 @@ def _poststop(plan: dict[str, Any]) -> None:
             hooks.run_one(hook, f"hooks.poststop[{i}]", state)
         except hooks.HookError as exc:
             log.warning(str(exc))
-
-
-def _kill_and_reap(pid: int) -> None:
-    try:
-        os.kill(pid, SIGKILL)
-        os.waitpid(pid, 0)
-    except (ProcessLookupError, ChildProcessError):
-        pass
 
 
 def start(store: st.Store, cid: str) -> None:

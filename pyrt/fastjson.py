@@ -57,6 +57,16 @@ def _skip(s: str, i: int) -> int:
     return i
 
 
+def _after_member(s: str, i: int, close: str) -> tuple[int, bool]:
+    """After an object member or array item: skip a ',' (False) or the closing bracket (True)."""
+    i = _skip(s, i)
+    if i < len(s) and s[i] == ",":
+        return _skip(s, i + 1), False
+    if i < len(s) and s[i] == close:
+        return i + 1, True
+    raise ValueError(f"expected ',' or '{close}' at offset {i}")
+
+
 def _value(s: str, i: int) -> tuple[Any, int]:
     if i >= len(s):
         raise ValueError("unexpected end of input")
@@ -77,13 +87,9 @@ def _value(s: str, i: int) -> tuple[Any, int]:
             if i >= len(s) or s[i] != ":":
                 raise ValueError(f"expected ':' at offset {i}")
             out[key], i = _value(s, _skip(s, i + 1))
-            i = _skip(s, i)
-            if i < len(s) and s[i] == ",":
-                i = _skip(s, i + 1)
-                continue
-            if i < len(s) and s[i] == "}":
-                return out, i + 1
-            raise ValueError(f"expected ',' or '}}' at offset {i}")
+            i, done = _after_member(s, i, "}")
+            if done:
+                return out, i
     if c == "[":
         items: list[Any] = []
         i = _skip(s, i + 1)
@@ -92,13 +98,9 @@ def _value(s: str, i: int) -> tuple[Any, int]:
         while True:
             item, i = _value(s, i)
             items.append(item)
-            i = _skip(s, i)
-            if i < len(s) and s[i] == ",":
-                i = _skip(s, i + 1)
-                continue
-            if i < len(s) and s[i] == "]":
-                return items, i + 1
-            raise ValueError(f"expected ',' or ']' at offset {i}")
+            i, done = _after_member(s, i, "]")
+            if done:
+                return items, i
     for word, val in (("true", True), ("false", False), ("null", None)):
         if s.startswith(word, i):
             return val, i + len(word)

@@ -96,10 +96,14 @@ def _collect(pid: int, out_r: int, timeout: Any, where: str) -> tuple[int, bytes
         time.sleep(0.001)
 
 
+def container_state(plan: dict[str, Any], status: str, pid: int) -> dict[str, Any]:
+    """The runtime-spec state of the container being built from plan."""
+    return {"ociVersion": plan["oci_version"], "id": plan["id"], "status": status, "pid": pid,
+            "bundle": plan["bundle"], "annotations": plan["annotations"]}
+
+
 def hook_state(plan: dict[str, Any], status: str, pid: int) -> bytes:
     """The state JSON a hook reads on its stdin."""
     from pyrt.fastjson import dumps
 
-    state = {"ociVersion": plan["oci_version"], "id": plan["id"], "status": status, "pid": pid,
-             "bundle": plan["bundle"], "annotations": plan["annotations"]}
-    return dumps(state).encode()
+    return dumps(container_state(plan, status, pid)).encode()

@@ -93,7 +93,7 @@ def spawn(plan: dict[str, Any], fifo_path: str, leaves: list[str],
                 break
         return init_pid, info[1], master
     except BaseException:
-        _kill_and_reap(init_pid, mid)
+        kill_and_reap(init_pid, mid)
         raise
     finally:
         parent_sock.close()
@@ -120,7 +120,7 @@ def _expect(sock: Any, kind: str) -> dict[str, Any]:
     return msg
 
 
-def _kill_and_reap(*pids: int) -> None:
+def kill_and_reap(*pids: int) -> None:
     """On any failure: every process this command started dies and is reaped before the error."""
     for pid in pids:
         if pid:
@@ -166,6 +166,7 @@ def _hand_over_listener(plan: dict[str, Any], pid: int, child_fd: int) -> None:
     import json
     import socket
 
+    from pyrt.hooks import container_state
     from pyrt.linux import sys as S
 
     listener = plan["seccomp"]["listener"]
@@ -178,8 +179,7 @@ def _hand_over_listener(plan: dict[str, Any], pid: int, child_fd: int) -> None:
         "fds": ["seccompFd"],
         "pid": pid,
         "metadata": listener["metadata"],
-        "state": {"ociVersion": plan["oci_version"], "id": plan["id"], "status": "creating", "pid": pid,
-                  "bundle": plan["bundle"], "annotations": plan["annotations"]},
+        "state": container_state(plan, "creating", pid),
     }
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
@@ -245,7 +245,7 @@ def spawn_exec(xplan: dict[str, Any], init_pid: int, leaves: list[str]) -> tuple
                 continue
             raise _init_error(msg2) if msg2["type"] == "error" else ProtocolError(f"unexpected {msg2['type']!r}")
     except BaseException:
-        _kill_and_reap(pid, mid)
+        kill_and_reap(pid, mid)
         raise
     finally:
         parent_sock.close()
