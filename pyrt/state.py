@@ -179,22 +179,11 @@ def status(store: Store, state: dict[str, Any]) -> str:
         return "stopped"
     if os.path.exists(store.fifo(state["id"])):
         return "created"
-    if _frozen(state.get("cgroup_leaves") or []):
+    from pyrt.linux.cgroups import frozen  # ~0.5 ms, only for live containers
+
+    if frozen(state.get("cgroup_leaves") or []):
         return "paused"
     return "running"
-
-
-def _frozen(leaves: list[str]) -> bool:
-    """The v1 freezer (or cgroup2's cgroup.freeze) says the container is frozen: runc's "paused"."""
-    for leaf in leaves:
-        for name, frozen_values in (("freezer.state", ("FROZEN", "FREEZING")), ("cgroup.freeze", ("1",))):
-            try:
-                with open(os.path.join(leaf, name)) as fh:
-                    if fh.read().strip() in frozen_values:
-                        return True
-            except OSError:
-                continue
-    return False
 
 
 def oci_view(store: Store, state: dict[str, Any]) -> dict[str, Any]:
