@@ -15,6 +15,12 @@ CAPS = (
 CAP_NUMBERS = {name: i for i, name in enumerate(CAPS)}
 
 
+def canonical(name: str) -> str:
+    """chown, CHOWN and cap_chown alike -> CAP_CHOWN (as runc and Docker take them on the command line)."""
+    upper = name.strip().upper()
+    return upper if upper.startswith("CAP_") else "CAP_" + upper
+
+
 def last_cap() -> int:
     try:
         with open("/proc/sys/kernel/cap_last_cap") as fh:

@@ -42,9 +42,8 @@ def _from_file(path: str, warnings: list[str]) -> dict[str, Any]:
     except OSError as exc:
         raise SpecError("--process", f"{path}: {exc.strerror}") from None
     proc = parse_process(Reader(parse_json_bytes(raw, path), ""))
-    unsupported = [p for p in proc.unsupported]
-    if unsupported:
-        raise SpecError(unsupported[0], "not supported by this version of pyrt")
+    if proc.unsupported:
+        raise SpecError(proc.unsupported[0], "not supported by this version of pyrt")
     return process_plan(proc, warnings, where=path)
 
 
@@ -77,7 +76,7 @@ def _from_flags(base: dict[str, Any], opts: ExecOptions, warnings: list[str]) ->
         except ValueError:
             raise SpecError("--additional-gids", "expected numbers") from None
     if opts.caps:
-        names = tuple(c.upper() if c.upper().startswith("CAP_") else "CAP_" + c.upper() for c in opts.caps)
+        names = tuple(capnames.canonical(c) for c in opts.caps)
         add = capnames.mask(names, "--cap", warnings, proc["last_cap"])
         proc["caps"] = {k: (v | add if k in ("bounding", "effective", "permitted") else v)
                         for k, v in proc["caps"].items()}

@@ -55,11 +55,11 @@ def host_arch() -> str:
 
 def cap_names(text: str) -> tuple[str, ...]:
     """CHOWN,cap_kill,CAP_SYS_ADMIN -> ("CAP_CHOWN", "CAP_KILL", "CAP_SYS_ADMIN"); empty text -> ()."""
-    from pyrt.caps import CAP_NUMBERS
+    from pyrt.caps import CAP_NUMBERS, canonical
 
     out = []
     for part in filter(None, (p.strip() for p in text.split(","))):
-        name = part.upper() if part.upper().startswith("CAP_") else "CAP_" + part.upper()
+        name = canonical(part)
         if name not in CAP_NUMBERS:
             raise SpecError("--caps", f"unknown capability {part!r}")
         out.append(name)
