@@ -49,6 +49,10 @@ COMMANDS: dict[str, tuple[str, list[Flag], list[tuple[str, bool, Any, str]]]] = 
     "run": ("create and start a container", _CREATE_FLAGS + [
         (("--detach", "-d"), "detach", "bool", False, "do not wait for the container"),
         (("--keep",), "keep", "bool", False, "do not delete the container after it exits"),
+        (("--seccomp-record",), "seccomp_record", "value", None,
+         "record the syscalls the container makes and write a Docker-format profile allowing only them to FILE"),
+        (("--seccomp-record-merge",), "seccomp_record_merge", "bool", False,
+         "with --seccomp-record: add to FILE when it exists instead of replacing it"),
     ], [("id", True, None, "container id, or a bundle directory (then the id is <dir>-<8 hex>)")]),
     "exec": ("run a process in a running container", [
         (("--process", "-p"), "process", "value", None, "process.json: the process to run"),
@@ -316,7 +320,8 @@ def dispatch(args: Args) -> int:
         code = container.run(store, cid, bundle, detach=args.detach, keep=args.keep, pid_file=args.pid_file,
                              no_pivot=args.no_pivot, no_new_keyring=args.no_new_keyring,
                              preserve_fds=args.preserve_fds, console_socket=args.console_socket,
-                             security_opt=args.security_opt)
+                             security_opt=args.security_opt, seccomp_record=args.seccomp_record,
+                             seccomp_record_merge=args.seccomp_record_merge)
         if args.detach and cid != args.id:
             print(cid)
         return code

@@ -47,8 +47,11 @@ def _write_pid_file(path: str, pid: int) -> None:
 
 def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = None, no_pivot: bool = False,
            no_new_keyring: bool = False, preserve_fds: int = 0, console_socket: str | None = None,
-           security_opt: str | None = None, foreground: bool = False) -> tuple[int, int | None]:
-    """Create the container; returns (init pid, the pty master when a foreground run keeps it)."""
+           security_opt: str | None = None, foreground: bool = False,
+           recorder: Any = None) -> tuple[int, int | None]:
+    """Create the container; returns (init pid, the pty master when a foreground run keeps it).
+
+    With a recorder (run --seccomp-record) the container's filter is the recorder's."""
     from pyrt.bundle import plan_bundle
     from pyrt.linux import cgroups
     from pyrt.process import parent
@@ -65,6 +68,12 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
     if console_socket and not terminal:
         raise PyrtError("--console-socket needs process.terminal: true")
     plan["id"] = cid
+    if recorder is not None:
+        from pyrt.seccomp.recorder import filter_plan
+
+        if plan["seccomp"] is not None:
+            warnings.append("--seccomp-record: the bundle's seccomp filter is replaced by the recorder for this run")
+        plan["seccomp"] = filter_plan()
     default_cgroup = plan["cgroup"]["path"] is None
     if default_cgroup:
         plan["cgroup"]["path"] = f"/pyrt/{cid}"
@@ -99,7 +108,8 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
         plan["cgroup_leaves"] = leaf_info
         cgroups.apply(record["cgroup_leaves"], plan["cgroup"])
         faults.point("cgroups")
-        pid, start_time, master = parent.spawn(plan, store.fifo(cid), record["cgroup_leaves"], console_socket)
+        pid, start_time, master = parent.spawn(plan, store.fifo(cid), record["cgroup_leaves"], console_socket,
+                                               recorder)
         faults.point("spawned")
         record.update(status="created", pid=pid, init_start_time=start_time)
         store.write(cid, record)
@@ -280,11 +290,44 @@ def destroy(store: st.Store, record: dict[str, Any]) -> None:
 
 def run(store: st.Store, cid: str, bundle: str, *, detach: bool = False, keep: bool = False,
         pid_file: str | None = None, no_pivot: bool = False, no_new_keyring: bool = False,
-        preserve_fds: int = 0, console_socket: str | None = None, security_opt: str | None = None) -> int:
+        preserve_fds: int = 0, console_socket: str | None = None, security_opt: str | None = None,
+        seccomp_record: str | None = None, seccomp_record_merge: bool = False) -> int:
     """create + start; in the foreground, wait and return the container's exit code."""
-    pid, master = create(store, cid, bundle, pid_file=pid_file, no_pivot=no_pivot, no_new_keyring=no_new_keyring,
-                         preserve_fds=preserve_fds, console_socket=console_socket, security_opt=security_opt,
-                         foreground=not detach)
+    recorder = previous = None
+    if seccomp_record_merge and not seccomp_record:
+        raise PyrtError("--seccomp-record-merge needs --seccomp-record FILE")
+    if seccomp_record:
+        if detach:
+            raise PyrtError("--seccomp-record needs a foreground run: after pyrt exits nobody would answer "
+                            "the container's syscalls")
+        if security_opt:
+            raise PyrtError("--seccomp-record replaces the seccomp filter: it cannot be combined with --security-opt")
+        from pyrt.seccomp import record as rec
+        from pyrt.seccomp.recorder import Recorder
+
+        rec.check_target(seccomp_record)
+        previous = rec.load_previous(seccomp_record) if seccomp_record_merge else None
+        recorder = Recorder()
+    try:
+        pid, master = create(store, cid, bundle, pid_file=pid_file, no_pivot=no_pivot,
+                             no_new_keyring=no_new_keyring, preserve_fds=preserve_fds, console_socket=console_socket,
+                             security_opt=security_opt, foreground=not detach, recorder=recorder)
+    except BaseException:
+        if recorder is not None:
+            recorder.close()
+        raise
+    if recorder is not None and seccomp_record:
+        try:
+            code = _run_foreground(store, cid, pid, master, keep)
+        finally:
+            obs = recorder.finish()
+        if previous is not None:
+            previous.merge(obs)
+            obs = previous
+        rec.write(seccomp_record, rec.profile(obs))
+        log.info(f"seccomp-record: {obs.calls} calls, {len(obs.workload)} syscalls of the workload"
+                 f"{' (merged)' if previous is not None else ''} -> {seccomp_record}")
+        return code
     if detach:
         try:
             start(store, cid)
@@ -292,7 +335,10 @@ def run(store: st.Store, cid: str, bundle: str, *, detach: bool = False, keep: b
             delete(store, cid, force=True)
             raise
         return 0
+    return _run_foreground(store, cid, pid, master, keep)
 
+
+def _run_foreground(store: st.Store, cid: str, pid: int, master: int | None, keep: bool) -> int:
     forward_signals(pid)
     try:
         start(store, cid)

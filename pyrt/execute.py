@@ -96,6 +96,9 @@ def exec_process(store: st.Store, cid: str, opts: ExecOptions) -> int:
     if opts.preserve_fds < 0:
         raise PyrtError(f"--preserve-fds: {opts.preserve_fds} is negative")
     plan = store.read_plan(cid)
+    if plan["seccomp"] is not None and plan["seccomp"].get("record"):
+        raise StateError(f"cannot exec in container {cid} while it is recorded (run --seccomp-record): "
+                         "its filter answers only the recording pyrt")
     warnings: list[str] = []
     proc = _from_file(opts.process_file, warnings) if opts.process_file else _from_flags(plan["process"], opts,
                                                                                           warnings)

@@ -52,6 +52,12 @@ class Logger:
             sys.stderr.write(f"pyrt: warning: {msg}\n")
             sys.stderr.flush()
 
+    def info(self, msg: str) -> None:
+        """A result worth telling (with --log, in the log only, as warnings)."""
+        if not self._to_file("info", msg):
+            sys.stderr.write(f"pyrt: {msg}\n")
+            sys.stderr.flush()
+
     def debug(self, msg: str) -> None:
         if not self.debug_enabled:
             return

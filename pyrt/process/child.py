@@ -103,6 +103,15 @@ def intermediate(plan: dict[str, Any], sock: _socket.socket, fifo_fd: int) -> No
 
 
 def _load_seccomp(sec: dict[str, Any], sock: _socket.socket) -> None:
+    if sec.get("record"):
+        # --seccomp-record: every syscall after the load waits for the parent, which has no listener
+        # yet, so say first which number the listener gets (the lowest free fd) and let it take it.
+        number = fcntl.fcntl(sock.fileno(), fcntl.F_DUPFD, 0)
+        os.close(number)
+        sync.write_raw(sock.fileno(), "seccomp-record", fd=number)
+        if S.seccomp_load_bpf(sec["bpf"], sec["flags"]) != number:
+            raise PyrtError("internal: the seccomp listener did not get the announced fd")
+        return
     try:
         fd = S.seccomp_load_bpf(sec["bpf"], sec["flags"])
     except OSError as exc:
@@ -301,8 +310,10 @@ def _become(proc: dict[str, Any], seccomp: dict[str, Any] | None, sock: _socket.
         if proc["ioprio"] is not None:
             step = "process.ioPriority"
             S.ioprio_set(proc["ioprio"])
-        if seccomp is not None and not proc["no_new_privs"]:
-            step = "seccomp"  # without no_new_privs, loading needs CAP_SYS_ADMIN: before the drop
+        if seccomp is not None and (not proc["no_new_privs"] or seccomp.get("record")):
+            # without no_new_privs, loading needs CAP_SYS_ADMIN: before the drop; a recording starts
+            # here too, so that it sees the runtime's longest path after a load
+            step = "seccomp"
             _load_seccomp(seccomp, sock)
         step = "capabilities and user"
         _set_user_and_caps(proc, in_userns)
@@ -329,7 +340,7 @@ def _become(proc: dict[str, Any], seccomp: dict[str, Any] | None, sock: _socket.
             if sig not in (9, 19):
                 _signal.signal(sig, _signal.SIG_DFL)
         _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
-        if seccomp is not None and proc["no_new_privs"]:
+        if seccomp is not None and proc["no_new_privs"] and not seccomp.get("record"):
             step = "seccomp"  # as late as the kernel allows: right before execve
             _load_seccomp(seccomp, sock)
         return program

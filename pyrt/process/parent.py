@@ -28,11 +28,12 @@ def _high_fd(fd: int, floor: int) -> int:
 
 
 def spawn(plan: dict[str, Any], fifo_path: str, leaves: list[str],
-          console_socket: str | None = None) -> tuple[int, int, int | None]:
+          console_socket: str | None = None, recorder: Any = None) -> tuple[int, int, int | None]:
     """Start init and wait until it is ready; returns (pid, start time, pty master or None).
 
     The pty master (process.terminal) goes to console_socket when given; otherwise it is returned,
-    for `run` to proxy the caller's terminal.
+    for `run` to proxy the caller's terminal.  A recorder (--seccomp-record) takes init's
+    listener when init announces it, and answers every call from then on.
 
     On any failure, every process started here is killed and reaped before raising.
     """
@@ -73,7 +74,7 @@ def spawn(plan: dict[str, Any], fifo_path: str, leaves: list[str],
             raise ProtocolError("the container's init exited during create")
         master = None
         while True:
-            msg = sync.expect(parent_sock, "ready", "error", "seccomp-fd", "hooks", "console")
+            msg = sync.expect(parent_sock, "ready", "error", "seccomp-fd", "seccomp-record", "hooks", "console")
             if msg["type"] == "hooks":
                 from pyrt import hooks
 
@@ -87,6 +88,10 @@ def spawn(plan: dict[str, Any], fifo_path: str, leaves: list[str],
             elif msg["type"] == "seccomp-fd":
                 _hand_over_listener(plan, init_pid, int(msg["fd"]))
                 sync.send(parent_sock, "seccomp-done")
+            elif msg["type"] == "seccomp-record":
+                if recorder is None:
+                    raise ProtocolError("init loaded a recording filter, but nobody records")
+                recorder.attach(init_pid, int(msg["fd"]), parent_sock)
             elif msg["type"] == "error":
                 raise _init_error(msg)
             else:

@@ -1,12 +1,16 @@
-"""Docker 20.10 with --runtime=pyrt, every flow a user touches; runc in the same run as the control."""
+"""Docker with --runtime=pyrt, every flow a user touches; runc in the same run as the control."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 import time
+import uuid
+from pathlib import Path
 
 import pytest
 
+from tests.conftest import PYRT, busybox_config
 from tests.engines.conftest import RUNTIMES, Engine, container_name
 
 pytestmark = pytest.mark.root
@@ -84,3 +88,35 @@ def test_pyrt_state_dir_is_dockers(docker: Engine) -> None:
         assert cid
     finally:
         docker("rm", "-f", name)
+
+
+@pytest.fixture(scope="module")
+def recorded_profile(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`pyrt run --seccomp-record` of a small shell workload on bundles/busybox (Docker's configs
+    leave noNewPrivileges unset, so the profile must also carry what runc and pyrt call after loading it)."""
+    d = tmp_path_factory.mktemp("record")
+    cfg = busybox_config()
+    cfg["process"]["args"] = ["sh", "-c", "echo hi; ls / | wc -l"]
+    (d / "bundle").mkdir()
+    (d / "bundle" / "config.json").write_text(json.dumps(cfg))
+    res = subprocess.run([str(PYRT), "--root", str(d / "state"), "run", "--seccomp-record", str(d / "rec.json"),
+                          "-b", str(d / "bundle"), f"rec-{uuid.uuid4().hex[:8]}"], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    return d / "rec.json"
+
+
+@pytest.mark.parametrize("rt", RUNTIMES)
+def test_a_profile_recorded_by_pyrt_works_under_docker(docker: Engine, rt: str, recorded_profile: Path) -> None:
+    opt = f"seccomp={recorded_profile}"
+    res = docker("run", "--rm", f"--runtime={rt}", "--security-opt", opt, "bb", "sh", "-c", "echo hi; ls / | wc -l")
+    assert res.stdout.startswith("hi\n")
+    res = docker("run", "--rm", f"--runtime={rt}", "--security-opt", opt, "bb", "unshare", "--user", "true",
+                 check=False)
+    assert res.returncode == 1 and "Operation not permitted" in res.stderr
+    # The runtime's entry is what makes it work: without it the runtime itself dies after the load.
+    data = json.loads(recorded_profile.read_text())
+    data["syscalls"] = [e for e in data["syscalls"] if not e["comment"].startswith("pyrt-record: runtime")]
+    bare = recorded_profile.with_name(f"bare-{rt}.json")
+    bare.write_text(json.dumps(data))
+    res = docker("run", "--rm", f"--runtime={rt}", "--security-opt", f"seccomp={bare}", "bb", "true", check=False)
+    assert res.returncode != 0
