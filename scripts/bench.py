@@ -77,6 +77,41 @@ def seccomp_rows(n: int, tmp: str, bins: dict[str, str], roots: dict[str, str]) 
         extra = {rt: statistics.median(times[(c, rt)]) * 1000 - base[rt] for rt in bins}
         rows.append(f"| {c}: cost of seccomp | +{extra['pyrt']:.1f} | +{extra['runc']:.1f} | |")
     rows += syscall_rows(tmp, bins, roots)
+    rows += record_rows(n, tmp)
+    return rows
+
+
+def record_rows(n: int, tmp: str) -> list[str]:
+    """pyrt only: a run under --seccomp-record against the same run without it, interleaved."""
+    rows = []
+    workloads = {"/bin/true": ["/bin/true"], "sh -c 'echo hi; ls / | wc -l'": ["sh", "-c", "echo hi; ls / | wc -l"]}
+    root = os.path.join(tmp, "record-root")
+    for label, args in workloads.items():
+        bundle = make_bundle(tmp, f"rec-{len(rows)}", args)
+        plain: list[float] = []
+        recorded: list[float] = []
+        for i in range(n):
+            runs = [(plain, []), (recorded, ["--seccomp-record", os.path.join(tmp, "rec.json")])]
+            for times, extra in (runs if i % 2 == 0 else runs[::-1]):
+                times.append(timed([PYRT, "--root", root, "--log", os.path.join(tmp, "rec.log"), "run", *extra, "-b",
+                                    bundle, f"rec{i}"], tmp))
+        p, q = statistics.median(recorded) * 1000, statistics.median(plain) * 1000
+        rows.append(f"| pyrt run --seccomp-record vs pyrt run: {label} | {p:.1f} | {q:.1f} (pyrt, no record) "
+                    f"| {p / q:.2f}x |")
+    exe = os.path.join(tmp, "sysbench")
+    if os.path.exists(exe):
+        bundle = make_bundle(tmp, "rec-sysbench", ["/sysbench", "2000"])
+        with open(os.path.join(bundle, "config.json")) as fh:
+            cfg = json.load(fh)
+        cfg["mounts"].append({"destination": "/sysbench", "type": "bind", "source": exe, "options": ["bind", "ro"]})
+        with open(os.path.join(bundle, "config.json"), "w") as fh:
+            json.dump(cfg, fh)
+        got = {}
+        for label, extra in (("plain", []), ("recorded", ["--seccomp-record", os.path.join(tmp, "rec.json")])):
+            got[label] = subprocess.run([PYRT, "--root", root, "run", *extra, "-b", bundle, "recsys"],
+                                        capture_output=True, text=True, check=True).stdout.split()
+        rows.append(f"| getppid / personality(-1) ns under --seccomp-record | {got['recorded'][0]} / "
+                    f"{got['recorded'][1]} | {got['plain'][0]} / {got['plain'][1]} (pyrt, no record) | |")
     return rows
 
 
