@@ -42,6 +42,8 @@ _CREATE_FLAGS: list[Flag] = [
     (("--preserve-fds",), "preserve_fds", "int", 0, "pass this many fds after stdio to the container"),
     (("--security-opt",), "security_opt", "value", None,
      "seccomp=unconfined|default|FILE: replace the bundle's seccomp filter (Docker's flag)"),
+    (("--network",), "network", "value", None,
+     "none (default), host, pyrt (the built-in bridge), a CNI network list's name or a .conflist path"),
 ]
 _ID = ("id", True, None, "container id")
 COMMANDS: dict[str, tuple[str, list[Flag], list[tuple[str, bool, Any, str]]]] = {
@@ -84,6 +86,9 @@ COMMANDS: dict[str, tuple[str, list[Flag], list[tuple[str, bool, Any, str]]]] = 
           for flag, (group, key, _kind) in UPDATE_FLAGS.items()],
     ], [_ID]),
     "features": ("what this pyrt supports (JSON)", [], []),
+    "network": ("CNI networks: check ID runs the plugins' CHECK (exit 0 ok, 1 not, 2 bad input)", [], [
+        ("action", True, None, "check"), _ID,
+    ]),
     "state": ("print a container's state as JSON", [], [_ID]),
     "kill": ("send a signal to a container's init", [
         (("--all", "-a"), "all", "bool", False, "signal every process in the container"),
@@ -295,8 +300,14 @@ def _run_id(args: Args) -> tuple[str, str]:
 
 
 def _table(rows: list[dict[str, Any]]) -> str:
+    """runc's columns; a NETWORK column only when a container has a --network."""
     header = ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
     cells = [header] + [[r["id"], str(r["pid"]), r["status"], r["bundle"], r["created"], r["owner"]] for r in rows]
+    if any(r.get("network") for r in rows):
+        header.insert(5, "NETWORK")
+        for row, r in zip(cells[1:], rows, strict=True):
+            net = r.get("network")
+            row.insert(5, f"{net['name']} {','.join(ip['address'] for ip in net['ips'])}" if net else "-")
     widths = [max(12, max(len(row[i]) for row in cells) + 3) for i in range(len(header) - 1)]
     return "".join("".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + row[-1] + "\n" for row in cells)
 
@@ -314,14 +325,15 @@ def dispatch(args: Args) -> int:
     if cmd == "create":
         container.create(store, args.id, args.bundle or ".", pid_file=args.pid_file, no_pivot=args.no_pivot,
                          no_new_keyring=args.no_new_keyring, preserve_fds=args.preserve_fds,
-                         console_socket=args.console_socket, security_opt=args.security_opt)
+                         console_socket=args.console_socket, security_opt=args.security_opt,
+                         network=args.network)
     elif cmd == "run":
         cid, bundle = _run_id(args)
         code = container.run(store, cid, bundle, detach=args.detach, keep=args.keep, pid_file=args.pid_file,
                              no_pivot=args.no_pivot, no_new_keyring=args.no_new_keyring,
                              preserve_fds=args.preserve_fds, console_socket=args.console_socket,
                              security_opt=args.security_opt, seccomp_record=args.seccomp_record,
-                             seccomp_record_merge=args.seccomp_record_merge)
+                             seccomp_record_merge=args.seccomp_record_merge, network=args.network)
         if args.detach and cid != args.id:
             print(cid)
         return code
@@ -373,6 +385,10 @@ def dispatch(args: Args) -> int:
         from pyrt.seccomp.command import seccomp_command
 
         return seccomp_command(args)
+    elif cmd == "network":
+        from pyrt.network.command import network_command
+
+        return network_command(store, args.action, args.id)
     elif cmd == "cache":
         from pyrt import cache
 

@@ -48,7 +48,7 @@ def _write_pid_file(path: str, pid: int) -> None:
 def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = None, no_pivot: bool = False,
            no_new_keyring: bool = False, preserve_fds: int = 0, console_socket: str | None = None,
            security_opt: str | None = None, foreground: bool = False,
-           recorder: Any = None) -> tuple[int, int | None]:
+           recorder: Any = None, network: str | None = None) -> tuple[int, int | None]:
     """Create the container; returns (init pid, the pty master when a foreground run keeps it).
 
     With a recorder (run --seccomp-record) the container's filter is the recorder's."""
@@ -74,6 +74,16 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
         if plan["seccomp"] is not None:
             warnings.append("--seccomp-record: the bundle's seccomp filter is replaced by the recorder for this run")
         plan["seccomp"] = filter_plan()
+    conflist = None
+    if network == "host":
+        _host_network(plan, warnings)
+    elif network not in (None, "none"):
+        from pyrt.network import cni
+
+        conflist = cni.load(network)
+        if "network" not in plan["new_ns"] and not any(j[0] == "network" for j in plan["join_ns"]):
+            raise PyrtError(f"--network {network}: the config has no network namespace to attach "
+                            "(linux.namespaces needs {\"type\": \"network\"})")
     default_cgroup = plan["cgroup"]["path"] is None
     if default_cgroup:
         plan["cgroup"]["path"] = f"/pyrt/{cid}"
@@ -87,6 +97,11 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
     faults.point("claimed")
     created: list[str] = []
     pid = 0
+    attachment = None
+    if conflist is not None:
+        from pyrt.network import cni
+
+        attachment = cni.Attachment(conflist, cid, os.path.join(store.dir(cid), "netns"))
     record: dict[str, Any] = {
         "ociVersion": plan["oci_version"], "id": cid, "pid": 0, "status": "creating",
         "bundle": bundle, "rootfs": plan["rootfs"], "created": st.now_rfc3339(),
@@ -109,9 +124,13 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
         cgroups.apply(record["cgroup_leaves"], plan["cgroup"])
         faults.point("cgroups")
         pid, start_time, master = parent.spawn(plan, store.fifo(cid), record["cgroup_leaves"], console_socket,
-                                               recorder)
+                                               recorder, attachment)
         faults.point("spawned")
         record.update(status="created", pid=pid, init_start_time=start_time)
+        if attachment is not None:
+            from pyrt.network.cni import summary
+
+            record["network"] = {**attachment.record(), "summary": summary(attachment.result)}
         store.write(cid, record)
         faults.point("recorded")
         store.write_plan(cid, plan)  # exec joins this container with the same filter and cgroups
@@ -120,6 +139,9 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
     except BaseException as exc:
         if pid:
             parent.kill_and_reap(pid)
+        if attachment is not None:
+            for line in attachment.release():
+                log.warning(line)
         cgroups.remove(created)
         from pyrt.hooks import HookError
 
@@ -131,6 +153,23 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
     finally:
         os.close(dir_fd)
     return pid, master
+
+
+def _host_network(plan: dict[str, Any], warnings: list[str]) -> None:
+    """--network host: the container shares the host's network namespace."""
+    from pyrt.constants import CLONE_NEWNET
+    from pyrt.errors import SpecError
+
+    if "network" in plan["new_ns"] or any(j[0] == "network" for j in plan["join_ns"]):
+        warnings.append("--network host: the config's network namespace is dropped; the container uses the host's")
+    if plan["net_devices"]:
+        raise SpecError("linux.netDevices", "--network host: there is no network namespace to move devices into")
+    for key, _path, _value in plan["sysctl"]:
+        if key.startswith("net."):
+            raise SpecError(f"linux.sysctl.{key}", "--network host: this would change the host's network settings")
+    plan["new_ns"] = [n for n in plan["new_ns"] if n != "network"]
+    plan["join_ns"] = [j for j in plan["join_ns"] if j[0] != "network"]
+    plan["clone_flags"] &= ~CLONE_NEWNET
 
 
 def _poststop(plan: dict[str, Any]) -> None:
@@ -283,6 +322,11 @@ def destroy(store: st.Store, record: dict[str, Any]) -> None:
     cgroups.remove(record.get("cgroup_created", []))
     if record.get("cgroup_default"):  # /pyrt/<id>: /pyrt is pyrt's own, shared by its containers
         cgroups.remove(cgroups.shared_default_parents(leaves), timeout=0)
+    if record.get("network"):
+        from pyrt.network.cni import Attachment
+
+        for line in Attachment.from_record(record["network"], record["id"]).release():
+            log.warning(line)
     if plan is not None:
         _poststop(plan)
     store.remove(record["id"])
@@ -291,7 +335,7 @@ def destroy(store: st.Store, record: dict[str, Any]) -> None:
 def run(store: st.Store, cid: str, bundle: str, *, detach: bool = False, keep: bool = False,
         pid_file: str | None = None, no_pivot: bool = False, no_new_keyring: bool = False,
         preserve_fds: int = 0, console_socket: str | None = None, security_opt: str | None = None,
-        seccomp_record: str | None = None, seccomp_record_merge: bool = False) -> int:
+        seccomp_record: str | None = None, seccomp_record_merge: bool = False, network: str | None = None) -> int:
     """create + start; in the foreground, wait and return the container's exit code."""
     recorder = previous = None
     if seccomp_record_merge and not seccomp_record:
@@ -311,7 +355,8 @@ def run(store: st.Store, cid: str, bundle: str, *, detach: bool = False, keep: b
     try:
         pid, master = create(store, cid, bundle, pid_file=pid_file, no_pivot=no_pivot,
                              no_new_keyring=no_new_keyring, preserve_fds=preserve_fds, console_socket=console_socket,
-                             security_opt=security_opt, foreground=not detach, recorder=recorder)
+                             security_opt=security_opt, foreground=not detach, recorder=recorder,
+                             network=network)
     except BaseException:
         if recorder is not None:
             recorder.close()

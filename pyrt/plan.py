@@ -85,6 +85,8 @@ def build(spec: Spec, *, bundle: str, no_pivot: bool = False,
     plan["personality"] = procfields.personality(spec.linux.personality, "linux.personality")
     plan["time_offsets"] = procfields.time_offsets(spec.linux.time_offsets, "linux.timeOffsets", plan["new_ns"])
     plan["memory_policy"] = procfields.memory_policy(spec.linux.memory_policy, "linux.memoryPolicy")
+    plan["net_devices"] = procfields.net_devices(spec.linux.net_devices, "linux.netDevices",
+                                                 any(ns.type == "network" for ns in spec.linux.namespaces))
     plan["hooks"] = {phase: [{"path": h.path, "args": list(h.args), "env": list(h.env), "timeout": h.timeout}
                              for h in hooks] for phase, hooks in spec.hooks.items()}
     if spec.process.apparmor_profile and not os.path.isdir("/sys/kernel/security/apparmor"):

@@ -135,3 +135,34 @@ def planned(p: Any) -> dict[str, Any]:
     return {"scheduler": scheduler(p.scheduler, "process.scheduler"),
             "ioprio": io_priority(p.io_priority, "process.ioPriority"),
             "exec_affinity": exec_affinity(p.exec_cpu_affinity, "process.execCPUAffinity")}
+
+
+def valid_ifname(name: str) -> bool:
+    """The kernel's dev_valid_name: 1-15 bytes, not . or .., no /, : or whitespace."""
+    return (0 < len(name.encode()) < 16 and name not in (".", "..")
+            and not any(c in "/:" or c.isspace() for c in name))
+
+
+def net_devices(data: dict[str, Any] | None, path: str, has_netns: bool) -> list[list[str]]:
+    """linux.netDevices -> [[host name, name in the container], ...] (runtime-spec 1.2)."""
+    if not data:
+        return []
+    if not has_netns:
+        raise SpecError(path, "needs a network namespace (new, or joined by path) to move devices into")
+    r = Reader(data, path)
+    out: list[list[str]] = []
+    targets: dict[str, str] = {}
+    for host_name in r.data:
+        if not valid_ifname(host_name):
+            raise SpecError(r.at(host_name), f"{host_name!r} is not a valid interface name")
+        entry = r.obj(host_name)
+        if entry is None:
+            raise SpecError(r.at(host_name), "expected an object")
+        name = entry.string("name") or host_name
+        if not valid_ifname(name):
+            raise SpecError(entry.at("name"), f"{name!r} is not a valid interface name")
+        if name in targets:
+            raise SpecError(entry.at("name"), f"{name!r} is also the name given to {targets[name]!r}")
+        targets[name] = host_name
+        out.append([host_name, name])
+    return out

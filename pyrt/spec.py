@@ -148,6 +148,7 @@ class Linux:
     personality: dict[str, Any] | None = None
     time_offsets: dict[str, Any] | None = None
     memory_policy: dict[str, Any] | None = None
+    net_devices: dict[str, Any] | None = None
 
 
 @attrs.frozen
@@ -351,7 +352,7 @@ def _linux(r: Reader) -> Linux:
                            "unbindable", "runbindable"):
         raise SpecError(r.at("rootfsPropagation"), f"unknown propagation {propagation!r}")
     sysctl = r.strmap("sysctl")
-    unsupported = [r.at(k) for k in ("intelRdt", "netDevices") if r.has(k)]
+    unsupported = [r.at(k) for k in ("intelRdt",) if r.has(k)]
     return Linux(
         namespaces=tuple(namespaces),
         uid_mappings=tuple(_idmaps(r, "uidMappings")),
@@ -369,6 +370,7 @@ def _linux(r: Reader) -> Linux:
         personality=_raw_obj(r, "personality"),
         time_offsets=_raw_obj(r, "timeOffsets"),
         memory_policy=_raw_obj(r, "memoryPolicy"),
+        net_devices=_raw_obj(r, "netDevices"),
     )
 
 

@@ -141,7 +141,11 @@ class Store:
             try:
                 os.unlink(os.path.join(path, name))
             except OSError as exc:
-                if exc.errno != errno.ENOENT:
+                if exc.errno == errno.EBUSY:  # a pinned network namespace that was not released
+                    from pyrt.network.cni import unpin_netns
+
+                    unpin_netns(os.path.join(path, name))
+                elif exc.errno != errno.ENOENT:
                     raise
         try:
             os.rmdir(path)
@@ -201,4 +205,6 @@ def oci_view(store: Store, state: dict[str, Any]) -> dict[str, Any]:
     }
     if state.get("annotations"):
         out["annotations"] = state["annotations"]
+    if state.get("network"):  # --network: the CNI result, shown as pyrt's own field
+        out["network"] = {"name": state["network"]["name"], **state["network"].get("summary", {})}
     return out

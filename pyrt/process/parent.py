@@ -28,12 +28,15 @@ def _high_fd(fd: int, floor: int) -> int:
 
 
 def spawn(plan: dict[str, Any], fifo_path: str, leaves: list[str],
-          console_socket: str | None = None, recorder: Any = None) -> tuple[int, int, int | None]:
+          console_socket: str | None = None, recorder: Any = None,
+          network: Any = None) -> tuple[int, int, int | None]:
     """Start init and wait until it is ready; returns (pid, start time, pty master or None).
 
     The pty master (process.terminal) goes to console_socket when given; otherwise it is returned,
     for `run` to proxy the caller's terminal.  A recorder (--seccomp-record) takes init's
-    listener when init announces it, and answers every call from then on.
+    listener when init announces it, and answers every call from then on.  Once init's namespaces
+    exist, linux.netDevices move in and a CNI network (--network) is attached, while init builds
+    its rootfs.
 
     On any failure, every process started here is killed and reaped before raising.
     """
@@ -69,6 +72,12 @@ def spawn(plan: dict[str, Any], fifo_path: str, leaves: list[str],
         init_pid = int(_expect(parent_sock, "pid")["pid"])
         os.waitpid(mid, 0)
         mid = 0
+        if plan["net_devices"]:
+            from pyrt.network import devices
+
+            devices.move(plan["net_devices"], init_pid)
+        if network is not None:
+            network.attach(init_pid)
         info = proc_stat(init_pid)
         if info is None:
             raise ProtocolError("the container's init exited during create")

@@ -1,0 +1,1 @@
+"""Networking for containers: linux.netDevices (netlink via pyroute2) and CNI networks (--network)."""
