@@ -36,6 +36,7 @@ def features() -> dict[str, Any]:
             "selinux": {"enabled": False},
             "intelRdt": {"enabled": False},
             "mountExtensions": {"idmap": {"enabled": True}},
+            "netDevices": {"enabled": True},
         },
         "annotations": {
             **({"io.github.seccomp.libseccomp.version": v} if (v := libseccomp_version()) else {}),

@@ -2,8 +2,9 @@
 
 Everything is checked before anything moves (each device exists on the host, no
 name is taken in the container's namespace); then each device moves and is
-renamed in one RTM_NEWLINK, and its addresses, which the kernel drops on the
-way, are added again inside, and it is brought up if it was up.  If a later
+renamed in one RTM_NEWLINK (a name with %d lets the kernel pick the number), its
+permanent global addresses of every family, which the kernel drops on the way,
+are added again inside, and it is set up.  If a later
 device fails, the ones already moved go back under their old names, with their
 addresses: nothing stays half-moved.  Devices are never moved back at delete:
 in a namespace pyrt made they go with it (virtual ones are destroyed, physical
@@ -22,7 +23,7 @@ from pyrt.constants import CLONE_NEWNET
 from pyrt.errors import SetupError
 
 FIELD = "linux.netDevices"
-IFF_UP = 0x1
+IFA_F_PERMANENT, IFF_UP = 0x80, 0x1
 
 
 def _netlink_in(ns_fd: int) -> socket.socket:
@@ -40,22 +41,28 @@ def _netlink_in(ns_fd: int) -> socket.socket:
         os.close(own)
 
 
-def _snapshot(ipr: Any, index: int) -> tuple[bool, list[tuple[str, int]]]:
+def _snapshot(ipr: Any, index: int) -> tuple[str, bool, list[tuple[str, int]]]:
+    """(MAC address, up?, permanent global addresses of every family) of a device."""
     link = ipr.get_links(index)[0]
     addrs = [(a.get_attr("IFA_ADDRESS"), a["prefixlen"]) for a in ipr.get_addr(index=index)
-             if a["scope"] == 0]  # global addresses; link-local ones come back by themselves
-    return bool(link["flags"] & IFF_UP), addrs
+             if a["scope"] == 0 and (a.get_attr("IFA_FLAGS") or a["flags"]) & IFA_F_PERMANENT]
+    return link.get_attr("IFLA_ADDRESS"), bool(link["flags"] & IFF_UP), addrs
 
 
-def _move(src: Any, dst: Any, dst_fd: int, index: int, name: str, up: bool, addrs: list[tuple[str, int]]) -> None:
+def _move(src: Any, dst: Any, dst_fd: int, index: int, name: str, mac: str, addrs: list[tuple[str, int]],
+          up: bool = True) -> str:
+    """Move and rename (a name with %d is the kernel's to pick), add the addresses again, set it up."""
     src.link("set", index=index, net_ns_fd=dst_fd, ifname=name)
-    found = dst.link_lookup(ifname=name)
+    found = [link for link in dst.get_links() if link.get_attr("IFLA_ADDRESS") == mac
+             and ("%" in name or link.get_attr("IFLA_IFNAME") == name)]
     if not found:
         raise OSError(f"{name} did not appear in the target namespace")
+    dst_index = found[0]["index"]
     for address, prefixlen in addrs:
-        dst.addr("add", index=found[0], address=address, prefixlen=prefixlen)
+        dst.addr("add", index=dst_index, address=address, prefixlen=prefixlen)
     if up:
-        dst.link("set", index=found[0], state="up")
+        dst.link("set", index=dst_index, state="up")
+    return str(found[0].get_attr("IFLA_IFNAME"))
 
 
 def move(devices: list[list[str]], pid: int) -> None:
@@ -65,7 +72,7 @@ def move(devices: list[list[str]], pid: int) -> None:
 
     ns_fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     host_fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-    moved: list[tuple[str, str, bool, list[tuple[str, int]]]] = []
+    moved: list[tuple[str, str, str, bool, list[tuple[str, int]]]] = []
     try:
         with IPRoute() as host, IPRoute(use_socket=_netlink_in(ns_fd)) as inside:
             plan = []
@@ -78,14 +85,14 @@ def move(devices: list[list[str]], pid: int) -> None:
                                      f"a device named {name!r}")
                 plan.append((host_name, name, found[0], *_snapshot(host, found[0])))
             try:
-                for host_name, name, index, up, addrs in plan:
-                    _move(host, inside, ns_fd, index, name, up, addrs)
-                    moved.append((host_name, name, up, addrs))
+                for host_name, name, index, mac, was_up, addrs in plan:
+                    got = _move(host, inside, ns_fd, index, name, mac, addrs)
+                    moved.append((host_name, got, mac, was_up, addrs))
             except (NetlinkError, OSError) as exc:
-                for host_name, name, up, addrs in reversed(moved):  # undo: nothing half-moved
+                for host_name, name, mac, was_up, addrs in reversed(moved):  # undo: nothing half-moved
                     back = inside.link_lookup(ifname=name)
                     if back:
-                        _move(inside, host, host_fd, back[0], host_name, up, addrs)
+                        _move(inside, host, host_fd, back[0], host_name, mac, addrs, was_up)
                 failed = plan[len(moved)][0]
                 raise SetupError(f"{FIELD}.{failed}", f"moving {failed!r} into the container: {exc}") from None
     finally:

@@ -246,7 +246,7 @@ def veth() -> Iterator[tuple[str, str]]:
     host, moved = f"vh{tag}", f"vc{tag}"
     subprocess.run(["ip", "link", "add", host, "type", "veth", "peer", "name", moved], check=True)
     subprocess.run(["ip", "addr", "add", "10.215.0.2/24", "dev", moved], check=True)
-    subprocess.run(["ip", "link", "set", moved, "up"], check=True)
+    subprocess.run(["ip", "addr", "add", "2001:db8::5/64", "dev", moved, "nodad"], check=True)
     yield host, moved
     subprocess.run(["ip", "link", "del", host], capture_output=True)
 
@@ -257,13 +257,21 @@ def net_devices_config(moved: str, args: list[str], name: str = "eth1") -> dict[
     return cfg
 
 
-def test_net_devices_move_renamed_with_their_address(rt: Runtime, veth: tuple[str, str]) -> None:
-    host, moved = veth
-    res = rt("run", "-b", str(rt.bundle(net_devices_config(moved, ["ip", "-o", "-4", "addr", "show", "eth1"]))),
-             rt.new_id(), check=True)
-    assert "eth1" in res.stdout and "10.215.0.2/24" in res.stdout
+def test_net_devices_move_renamed_with_their_addresses_and_up(rt: Runtime, veth: tuple[str, str]) -> None:
+    host, moved = veth  # the moved end is down on the host: the runtime sets it up (LNX-18)
+    script = "ip -o addr show eth1; cat /sys/class/net/eth1/flags"
+    res = rt("run", "-b", str(rt.bundle(net_devices_config(moved, ["sh", "-c", script]))), rt.new_id(), check=True)
+    assert "10.215.0.2/24" in res.stdout and "2001:db8::5/64" in res.stdout
+    assert int(res.stdout.split()[-1], 16) & 0x1
     assert moved not in links()
     assert host not in links(), "the pair dies with the namespace pyrt made"
+
+
+def test_net_devices_name_template_lets_the_kernel_pick(rt: Runtime, veth: tuple[str, str]) -> None:
+    _host, moved = veth
+    res = rt("run", "-b", str(rt.bundle(net_devices_config(moved, ["ls", "/sys/class/net"], name="eth%d"))),
+             rt.new_id(), check=True)
+    assert res.stdout.split() == ["eth0", "lo"]
 
 
 def test_net_devices_stay_in_a_namespace_given_by_path(rt: Runtime, veth: tuple[str, str]) -> None:
