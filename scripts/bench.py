@@ -78,6 +78,7 @@ def seccomp_rows(n: int, tmp: str, bins: dict[str, str], roots: dict[str, str]) 
         rows.append(f"| {c}: cost of seccomp | +{extra['pyrt']:.1f} | +{extra['runc']:.1f} | |")
     rows += syscall_rows(tmp, bins, roots)
     rows += record_rows(n, tmp)
+    rows += network_rows(n, tmp)
     return rows
 
 
@@ -113,6 +114,35 @@ def record_rows(n: int, tmp: str) -> list[str]:
         rows.append(f"| getppid / personality(-1) ns under --seccomp-record | {got['recorded'][0]} / "
                     f"{got['recorded'][1]} | {got['plain'][0]} / {got['plain'][1]} (pyrt, no record) | |")
     return rows
+
+
+def network_rows(n: int, tmp: str) -> list[str]:
+    """pyrt only: `run --network` (the built-in default's plugins, on a private bridge and lease
+    directory that are removed afterwards) against `run --network none`, interleaved."""
+    conf_dir = os.path.join(tmp, "net.d")
+    os.makedirs(conf_dir, exist_ok=True)
+    conflist = {"cniVersion": "1.0.0", "name": "bench", "plugins": [
+        {"type": "bridge", "bridge": "pyrtbench0", "isGateway": True, "ipMasq": False, "hairpinMode": True,
+         "ipam": {"type": "host-local", "dataDir": os.path.join(tmp, "leases"),
+                  "ranges": [[{"subnet": "10.216.0.0/24"}]], "routes": [{"dst": "0.0.0.0/0"}]}},
+        {"type": "loopback"}]}
+    with open(os.path.join(conf_dir, "bench.conflist"), "w") as fh:
+        json.dump(conflist, fh)
+    os.environ["PYRT_CNI_CONFIG_DIR"] = conf_dir
+    bundle = make_bundle(tmp, "net")
+    root = os.path.join(tmp, "net-root")
+    none: list[float] = []
+    attached: list[float] = []
+    try:
+        for i in range(n):
+            runs = [(none, "none"), (attached, "bench")]
+            for times, net in (runs if i % 2 == 0 else runs[::-1]):
+                times.append(timed([PYRT, "--root", root, "run", "--network", net, "-b", bundle, f"net{i}"], tmp))
+    finally:
+        subprocess.run(["ip", "link", "del", "pyrtbench0"], capture_output=True)
+    p, q = statistics.median(attached) * 1000, statistics.median(none) * 1000
+    return [f"| pyrt run --network (bridge + host-local + loopback) vs --network none | {p:.1f} | "
+            f"{q:.1f} (pyrt, none) | +{p - q:.1f} ms |"]
 
 
 def syscall_rows(tmp: str, bins: dict[str, str], roots: dict[str, str]) -> list[str]:
