@@ -13,7 +13,7 @@ from pyrt.errors import SpecError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, TypeGuard
 
 def read_config(bundle: str) -> tuple[bytes, str]:
     config_path = os.path.join(bundle, "config.json")
@@ -45,16 +45,56 @@ def _security_opt(value: str | None) -> tuple[str | None, bytes]:
 
 
 def plan_bundle(bundle: str, security_opt: str | None = None,
-                **options: Any) -> tuple[dict[str, Any], list[str], list[str], bool]:
-    """(plan, warnings, debug messages, cache hit?) for the bundle's config.json."""
+                **options: Any) -> tuple[dict[str, Any], list[str], list[str], str]:
+    """(plan, warnings, debug messages, where it came from: "cache", "planner" or "built")."""
     raw, config_path = read_config(bundle)
     seccomp_source, seccomp_bytes = _security_opt(security_opt)
-    k = cache.key("plan", raw, bundle, sorted(options.items()), seccomp_source, seccomp_bytes, cache.code_stamp(),
-                  cache.host_stamp())
+    k = plan_key(raw, bundle, options, seccomp_source, seccomp_bytes, cache.code_stamp())
     hit = cache.get("plans", k)
     if isinstance(hit, dict) and hit.get("kind") == "plan" and isinstance(hit.get("plan"), dict):
         recheck_host(hit["plan"])
-        return hit["plan"], list(hit["warnings"]), list(hit["debug"]), True
+        return hit["plan"], list(hit["warnings"]), list(hit["debug"]), "cache"
+    from pyrt import planclient
+
+    answer, why = planclient.ask({"key": k, "config": raw, "config_path": config_path, "bundle": bundle,
+                                  "options": options, "seccomp_source": seccomp_source,
+                                  "seccomp_bytes": seccomp_bytes})
+    if answer is not None:
+        error = answer.get("error")
+        if isinstance(error, list) and len(error) == 2 and all(isinstance(e, str) for e in error):
+            err = SpecError("", error[1])  # the planner's message, whole, as planning here would say it
+            err.json_path = error[0]
+            raise err
+        warnings, debug = answer.get("warnings"), answer.get("debug")
+        problem = answer.get("refused") or planclient.check_plan(answer.get("plan"), bundle, options)
+        if problem is None and not (_strs(warnings) and _strs(debug)):
+            problem = "its warnings or debug messages are not strings"
+        if problem is None and _strs(warnings) and _strs(debug):
+            plan = answer["plan"]
+            recheck_host(plan)
+            cache.put("plans", k, {"kind": "plan", "plan": plan, "warnings": warnings, "debug": debug})
+            return plan, list(warnings), list(debug), "planner"
+        why = f"the planner's answer was refused: {problem}"
+    plan, warnings, debug = build_plan(raw, config_path, bundle, seccomp_source, options)
+    cache.put("plans", k, {"kind": "plan", "plan": plan, "warnings": warnings, "debug": debug})
+    return plan, warnings + ([f"{why}; planned in-process"] if why else []), debug, "built"
+
+
+def _strs(value: Any) -> TypeGuard[list[str]]:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def plan_key(raw: bytes, bundle: str, options: dict[str, Any], seccomp_source: str | None, seccomp_bytes: bytes,
+             code: Any) -> str:
+    """Everything that shapes a plan: the config, the bundle, the options, a --security-opt file's bytes,
+    pyrt's code and the host (kernel, capabilities, libseccomp, cgroup layout)."""
+    return cache.key("plan", raw, bundle, sorted(options.items()), seccomp_source, seccomp_bytes, code,
+                     cache.host_stamp())
+
+
+def build_plan(raw: bytes, config_path: str, bundle: str, seccomp_source: str | None,
+               options: dict[str, Any]) -> tuple[dict[str, Any], list[str], list[str]]:
+    """Parse and plan (attrs, and pyseccomp unless the BPF is cached): the expensive part."""
     from pyrt import plan as planner
     from pyrt.jsonread import parse_json_bytes
     from pyrt.spec import parse_spec
@@ -62,8 +102,7 @@ def plan_bundle(bundle: str, security_opt: str | None = None,
     spec = parse_spec(parse_json_bytes(raw, config_path))
     debug: list[str] = []
     plan, warnings = planner.build(spec, bundle=bundle, debug=debug, seccomp_source=seccomp_source, **options)
-    cache.put("plans", k, {"kind": "plan", "plan": plan, "warnings": warnings, "debug": debug})
-    return plan, warnings, debug, False
+    return plan, warnings, debug
 
 
 def recheck_host(plan: dict[str, Any]) -> None:

@@ -141,7 +141,7 @@ def code_stamp() -> tuple[Any, ...]:
     """Identifies this pyrt's code: a changed source file never reuses an old plan."""
     here = os.path.dirname(os.path.abspath(__file__))
     newest, count = 0, 0
-    for sub in ("", "linux", "process", "seccomp"):
+    for sub in ("", "linux", "network", "process", "seccomp"):
         with os.scandir(os.path.join(here, sub)) as it:
             for e in it:
                 if e.name.endswith(".py"):
@@ -161,4 +161,5 @@ def host_stamp() -> tuple[Any, ...]:
             last_cap = fh.read()
     except OSError:
         last_cap = ""
-    return os.uname().release, last_cap, libseccomp
+    cgroups = (os.path.exists("/sys/fs/cgroup/cgroup.controllers"), os.path.isdir("/sys/fs/cgroup/unified"))
+    return os.uname().release, last_cap, libseccomp, cgroups

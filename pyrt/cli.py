@@ -86,6 +86,10 @@ COMMANDS: dict[str, tuple[str, list[Flag], list[tuple[str, bool, Any, str]]]] = 
           for flag, (group, key, _kind) in UPDATE_FLAGS.items()],
     ], [_ID]),
     "features": ("what this pyrt supports (JSON)", [], []),
+    "planner": ("serve planning to the CLI with attrs and pyseccomp kept warm (root only)", [
+        (("--detach", "-d"), "detach", "bool", False, "run in the background; return once it answers"),
+        (("--stop",), "stop", "bool", False, "stop the running planner"),
+    ], []),
     "network": ("CNI networks: check ID runs the plugins' CHECK (exit 0 ok, 1 not, 2 bad input)", [], [
         ("action", True, None, "check"), _ID,
     ]),
@@ -385,6 +389,10 @@ def dispatch(args: Args) -> int:
         from pyrt.seccomp.command import seccomp_command
 
         return seccomp_command(args)
+    elif cmd == "planner":
+        from pyrt import planner
+
+        return planner.command(args.detach, args.stop)
     elif cmd == "network":
         from pyrt.network.command import network_command
 

@@ -60,7 +60,7 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
     if preserve_fds < 0:
         raise PyrtError(f"--preserve-fds: {preserve_fds} is negative")
     bundle = os.path.abspath(bundle)
-    plan, warnings, debug, hit = plan_bundle(bundle, no_pivot=no_pivot, no_new_keyring=no_new_keyring,
+    plan, warnings, debug, source = plan_bundle(bundle, no_pivot=no_pivot, no_new_keyring=no_new_keyring,
                                              preserve_fds=preserve_fds, security_opt=security_opt)
     terminal = plan["process"]["terminal"]
     if terminal and not console_socket and not foreground:
@@ -87,7 +87,7 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
     default_cgroup = plan["cgroup"]["path"] is None
     if default_cgroup:
         plan["cgroup"]["path"] = f"/pyrt/{cid}"
-    log.debug(f"plan for {bundle}: {'from the cache' if hit else 'built'}")
+    log.debug(f"plan for {bundle}: {'built' if source == 'built' else f'from the {source}'}")
     for msg in debug:
         log.debug(msg)
     for msg in warnings:

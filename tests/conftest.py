@@ -30,6 +30,16 @@ def busybox_config() -> dict[str, Any]:
     return cfg
 
 
+def engine_config(name: str) -> dict[str, Any]:
+    """A config.json an engine generated (../shared/engines/NAME.config.json), runnable here: the busybox
+    rootfs, bind mounts whose source exists, no hooks."""
+    cfg: dict[str, Any] = json.loads((SHARED / "engines" / f"{name}.config.json").read_text())
+    cfg["root"]["path"] = str(ROOTFS)
+    cfg["mounts"] = [m for m in cfg["mounts"] if m.get("type") != "bind" or os.path.exists(m["source"])]
+    cfg.pop("hooks", None)
+    return cfg
+
+
 def cgroup_dirs(cid: str) -> list[str]:
     """Every cgroup directory on the host whose name is this container id."""
     out = []

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOTFS, SHARED, Runtime, busybox_config, reap, schema_validator
+from tests.conftest import ROOTFS, SHARED, Runtime, busybox_config, engine_config, reap, schema_validator
 
 pytestmark = pytest.mark.root
 LOOP = ["sh", "-c", "trap 'echo got-usr1 > /tmp/usr1; exit 7' USR1; while true; do sleep 0.05; done"]
@@ -181,10 +181,7 @@ def test_state_validates_against_the_schema(rt: Runtime) -> None:
 def test_engine_configs_run_echo_hi(rt: Runtime, name: str, tmp_path: Path) -> None:
     import subprocess
 
-    cfg = json.loads((SHARED / "engines" / f"{name}.config.json").read_text())
-    cfg["root"]["path"] = str(ROOTFS)
-    cfg["mounts"] = [m for m in cfg["mounts"] if m.get("type") != "bind" or os.path.exists(m["source"])]
-    cfg.pop("hooks", None)
+    cfg = engine_config(name)
     netns = None
     for ns in cfg["linux"]["namespaces"]:
         if ns.get("path"):
