@@ -31,20 +31,57 @@ class ExecOptions:
         self.no_new_privs, self.preserve_fds = no_new_privs, preserve_fds
 
 
-def _from_file(path: str, warnings: list[str]) -> dict[str, Any]:
+def process_key(raw: bytes, path: str, code: Any) -> str:
+    from pyrt import cache
+
+    return cache.key("process", raw, path, code, cache.host_stamp())
+
+
+def build_process(raw: bytes, path: str) -> tuple[dict[str, Any], list[str]]:
+    """Parse and plan a process.json (attrs: the expensive part, ~45 ms of imports here)."""
     from pyrt.jsonread import Reader, parse_json_bytes
     from pyrt.plan import process_plan
     from pyrt.spec import parse_process
+
+    proc = parse_process(Reader(parse_json_bytes(raw, path), ""))
+    if proc.unsupported:
+        raise SpecError(proc.unsupported[0], "not supported by this version of pyrt")
+    warnings: list[str] = []
+    return process_plan(proc, warnings, where=path), warnings
+
+
+def _from_file(path: str, warnings: list[str]) -> dict[str, Any]:
+    """--process FILE, through the plan cache and the planner, as create's config is."""
+    from pyrt import cache, planclient
 
     try:
         with open(path, "rb") as fh:
             raw = fh.read()
     except OSError as exc:
         raise SpecError("--process", f"{path}: {exc.strerror}") from None
-    proc = parse_process(Reader(parse_json_bytes(raw, path), ""))
-    if proc.unsupported:
-        raise SpecError(proc.unsupported[0], "not supported by this version of pyrt")
-    return process_plan(proc, warnings, where=path)
+    k = process_key(raw, path, cache.code_stamp())
+    hit = cache.get("plans", k)
+    if isinstance(hit, dict) and hit.get("kind") == "process" and isinstance(hit.get("process"), dict):
+        warnings.extend(hit["warnings"])
+        proc: dict[str, Any] = hit["process"]
+        return proc
+    answer, why = planclient.ask({"kind": "process", "key": k, "config": raw, "config_path": path})
+    if answer is not None:
+        error = answer.get("error")
+        if isinstance(error, list) and len(error) == 2 and all(isinstance(e, str) for e in error):
+            raise SpecError("", error[1])
+        got, more = answer.get("process"), answer.get("warnings")
+        problem = answer.get("refused") or planclient.check_process(got)
+        if problem is None and isinstance(more, list) and all(isinstance(w, str) for w in more):
+            assert isinstance(got, dict)
+            cache.put("plans", k, {"kind": "process", "process": got, "warnings": more})
+            warnings.extend(more)
+            return got
+        why = f"the planner's answer was refused: {problem or 'its warnings are not strings'}"
+    proc, more = build_process(raw, path)
+    cache.put("plans", k, {"kind": "process", "process": proc, "warnings": more})
+    warnings.extend(more + ([f"{why}; planned in-process"] if why else []))
+    return proc
 
 
 def _from_flags(base: dict[str, Any], opts: ExecOptions, warnings: list[str]) -> dict[str, Any]:

@@ -77,6 +77,14 @@ def check_plan(plan: Any, bundle: str, options: dict[str, Any]) -> str | None:
     return None
 
 
+def check_process(proc: Any) -> str | None:
+    """Why this cannot be a planned process.json, or None."""
+    problem = _shape(proc, PROCESS_TYPES, "process")
+    if problem is None and (not proc["args"] or not all(isinstance(a, str) for a in proc["args"])):
+        problem = "process.args is not a list of strings"
+    return problem
+
+
 def ask(request: dict[str, Any], timeout: float | None = None) -> tuple[dict[str, Any] | None, str]:
     """(the planner's answer, or None; why not, for the log: "" when there is simply no planner)."""
     path = socket_path()

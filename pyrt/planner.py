@@ -66,6 +66,8 @@ class Planner:
         self.log.flush()
 
     def answer(self, req: Any) -> dict[str, Any]:
+        if isinstance(req, dict) and req.get("kind") == "process":
+            return self.answer_process(req)
         fields = {"key": str, "config": bytes, "config_path": str, "bundle": str, "options": dict,
                   "seccomp_bytes": bytes}
         if not isinstance(req, dict) or req.get("protocol") != PROTOCOL or any(
@@ -95,6 +97,22 @@ class Planner:
             return {"key": req["key"], "error": ["", str(exc)]}
         return {"key": req["key"], "plan": plan, "warnings": warnings, "debug": debug}
 
+    def answer_process(self, req: dict[str, Any]) -> dict[str, Any]:
+        """An exec --process file: parsed and planned as exec would."""
+        from pyrt.execute import build_process, process_key
+
+        if req.get("protocol") != PROTOCOL or not isinstance(req.get("key"), str) or not isinstance(
+                req.get("config"), bytes) or not isinstance(req.get("config_path"), str):
+            return {"key": req.get("key"), "refused": "a malformed request"}
+        if process_key(req["config"], req["config_path"], self.code) != req["key"]:
+            return {"key": req["key"], "refused": "the planner runs other pyrt code or sees another host "
+                    "(restart it: pyrt planner --stop; pyrt planner --detach)"}
+        try:
+            proc, warnings = build_process(req["config"], req["config_path"])
+        except PyrtError as exc:
+            return {"key": req["key"], "error": ["", str(exc)]}
+        return {"key": req["key"], "process": proc, "warnings": warnings}
+
     def handle(self, conn: socket.socket) -> None:
         try:
             pid, uid, _gid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
@@ -110,7 +128,8 @@ class Planner:
             t = time.perf_counter()
             out = self.answer(req)
             conn.send(marshal.dumps(out))
-            what = out.get("refused") or (f"error {out['error'][1]}" if "error" in out else "planned")
+            what = out.get("refused") or (f"error {out['error'][1]}" if "error" in out else
+                                          f"planned ({'process' if 'process' in out else 'config'})")
             self.say(f"pid {pid}: {what} ({(time.perf_counter() - t) * 1000:.1f} ms)")
         except OSError as exc:
             self.say(f"connection failed: {exc}")

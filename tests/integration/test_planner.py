@@ -6,6 +6,7 @@ run really plans, a fresh plan cache ($PYRT_CACHE_DIR) per run.
 
 from __future__ import annotations
 
+import json
 import marshal
 import os
 import signal
@@ -283,3 +284,25 @@ def test_planner_commands(tmp_path: Path) -> None:
     finally:
         assert planner_cmd(sock, "--stop").returncode == 0
     assert not sock.exists() and not (sock.parent / "planner.pid").exists()
+
+
+@pytest.mark.skipif(not (SHARED / "engines").exists(), reason="../shared/engines not present")
+def test_exec_process_json_through_the_planner(rt: Runtime, planner: Path, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    cid = rt.new_id()
+    rt("run", "-d", "-b", str(rt.bundle(busybox_config(), args=["sleep", "100"])), cid, check=True)
+    try:
+        proc = json.loads((SHARED / "engines" / "docker-runc-exec.process.json").read_text())
+        proc["args"] = ["sh", "-c", "grep -E '^(Cap(Eff|Bnd)|NoNewPrivs|Seccomp):' /proc/self/status; id"]
+        (tmp_path / "p.json").write_text(json.dumps(proc))
+        out = []
+        for sock in (planner, tmp_path / "none.sock"):
+            fresh_cache(monkeypatch, tmp_path)
+            monkeypatch.setenv("PYRT_PLANNER_SOCKET", str(sock))
+            res = rt("exec", "--process", str(tmp_path / "p.json"), cid)
+            assert res.returncode == 0 and res.stderr == "", res.stderr
+            out.append(res.stdout)
+        assert out[0] == out[1]
+        assert "planned (process)" in planner_log(planner)
+    finally:
+        rt("delete", "--force", cid, check=True)
