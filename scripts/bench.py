@@ -85,7 +85,7 @@ def seccomp_rows(n: int, tmp: str, bins: dict[str, str], roots: dict[str, str]) 
 def record_rows(n: int, tmp: str) -> list[str]:
     """pyrt only: a run under --seccomp-record against the same run without it, interleaved."""
     rows = []
-    workloads = {"/bin/true": ["/bin/true"], "sh -c 'echo hi; ls / | wc -l'": ["sh", "-c", "echo hi; ls / | wc -l"]}
+    workloads = {"/bin/true": ["/bin/true"], "sh -c 'echo hi; ls /'": ["sh", "-c", "echo hi; ls /"]}
     root = os.path.join(tmp, "record-root")
     for label, args in workloads.items():
         bundle = make_bundle(tmp, f"rec-{len(rows)}", args)
@@ -171,6 +171,106 @@ def syscall_rows(tmp: str, bins: dict[str, str], roots: dict[str, str]) -> list[
     return rows
 
 
+def planner_rows(n: int, tmp: str, bins: dict[str, str], roots: dict[str, str]) -> list[str]:
+    """With `pyrt planner` warm: runs whose plan is not cached (a new config each time, as engines send)."""
+    sock = os.path.join(tmp, "planner", "planner.sock")
+    env = dict(os.environ, PYRT_PLANNER_SOCKET=sock)
+    subprocess.run([PYRT, "planner", "--detach"], env=env, check=True)
+    cases = ["run /bin/true, new config each run, planner warm",
+             "run, Docker's config + profile, new config each run, planner warm",
+             "create+start+delete, new config each run, planner warm"]
+    times: dict[tuple[str, str], list[float]] = {(c, r): [] for c in cases for r in bins}
+    try:
+        os.environ["PYRT_PLANNER_SOCKET"] = sock
+        for i in range(n):
+            for rt in (("pyrt", "runc") if i % 2 == 0 else ("runc", "pyrt")):
+                b, r = bins[rt], roots[rt]
+                tag = f"pl{i}{rt[0]}"
+                bundle = make_bundle(tmp, f"{tag}a", ["/bin/true", tag])  # a new config: no plan cache hit
+                times[(cases[0], rt)].append(timed([b, "--root", r, "run", "-b", bundle, f"{tag}a"], tmp))
+                bundle = docker_bundle(tmp, f"{tag}d", True, f"{tag}d")
+                times[(cases[1], rt)].append(timed([b, "--root", r, "run", "-b", bundle, f"{tag}d"], tmp))
+                bundle = make_bundle(tmp, f"{tag}c", ["/bin/true", tag, "c"])
+                pid_file = os.path.join(tmp, f"{tag}.pid")
+                t = timed([b, "--root", r, "create", "-b", bundle, "--pid-file", pid_file, f"{tag}c"], tmp)
+                t += timed([b, "--root", r, "start", f"{tag}c"], tmp)
+                with open(pid_file) as fh:
+                    _wait_exit(int(fh.read()))
+                t += timed([b, "--root", r, "delete", f"{tag}c"], tmp)
+                times[(cases[2], rt)].append(t)
+    finally:
+        os.environ["PYRT_PLANNER_SOCKET"] = os.path.join(tmp, "no-planner.sock")
+        subprocess.run([PYRT, "planner", "--stop"], env=env)
+    rows = []
+    for c in cases:
+        p = statistics.median(times[(c, "pyrt")]) * 1000
+        q = statistics.median(times[(c, "runc")]) * 1000
+        rows.append(f"| {c} | {p:.1f} | {q:.1f} | {p / q:.2f}x |")
+    return rows
+
+
+def rss_rows(tmp: str, bundle: str, roots: dict[str, str]) -> list[str]:
+    """Peak RSS (MB) of the biggest process of a `run` (pyrt's parent, intermediate and init alike)."""
+    exe = os.path.join(tmp, "maxrss")
+    try:
+        subprocess.run(["gcc", "-static", "-O2", "-o", exe, os.path.join(ROOT, "scripts", "maxrss.c")], check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return ["| (peak RSS rows need gcc) | | | |"]
+
+    def peak(argv: list[str], **env: str) -> float:
+        res = subprocess.run([exe, *argv], capture_output=True, text=True, env=dict(os.environ, **env))
+        return int(res.stderr.strip().splitlines()[-1]) / 1024
+
+    sock = os.path.join(tmp, "rss-planner", "planner.sock")
+    subprocess.run([PYRT, "planner", "--detach"], env=dict(os.environ, PYRT_PLANNER_SOCKET=sock), check=True)
+    try:
+        subprocess.run([PYRT, "--root", roots["pyrt"], "run", "-b", bundle, "rss"], check=True)  # fills the cache
+        runc = peak([RUNC, "--root", roots["runc"], "run", "-b", bundle, "rss"])
+        rows = [f"| peak RSS MB: bare `python -I -S -c pass` | {peak([sys.executable, '-I', '-S', '-c', 'pass']):.1f} "
+                f"| {runc:.1f} (runc run) | |"]
+        for label, env in (("run, plan cache warm", {}),
+                           ("run, cold plan cache, no planner", {"PYRT_CACHE_DIR": os.path.join(tmp, "rss-cold")}),
+                           ("run, cold plan cache, planner warm", {"PYRT_CACHE_DIR": os.path.join(tmp, "rss-cold2"),
+                                                                   "PYRT_PLANNER_SOCKET": sock})):
+            got = peak([PYRT, "--root", roots["pyrt"], "run", "-b", bundle, "rss"], **env)
+            rows.append(f"| peak RSS MB: pyrt {label} | {got:.1f} | {runc:.1f} | {got / runc:.2f}x |")
+    finally:
+        subprocess.run([PYRT, "planner", "--stop"], env=dict(os.environ, PYRT_PLANNER_SOCKET=sock))
+    return rows
+
+
+def plot(rows: list[str], path: str) -> None:
+    """A PNG of the pyrt and runc medians per configuration (the ms rows of the table)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("(no plot: matplotlib is not installed; scripts/bench installs it)", file=sys.stderr)
+        return
+    data = []
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        try:
+            data.append((cells[0], float(cells[1]), float(cells[2].split()[0])))
+        except (ValueError, IndexError):
+            continue
+    data = [d for d in data if "RSS" not in d[0] and "ns" not in d[0]]
+    fig, ax = plt.subplots(figsize=(11, 0.42 * len(data) + 1.5))
+    ys = range(len(data))
+    ax.barh([y + 0.2 for y in ys], [d[1] for d in data], height=0.4, label="pyrt", color="#3572a5")
+    ax.barh([y - 0.2 for y in ys], [d[2] for d in data], height=0.4, label="runc 1.1.5 (or pyrt without the feature)",
+            color="#aaaaaa")
+    ax.set_yticks(list(ys), [d[0][:70] for d in data], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("median wall time, ms (interleaved runs)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"(plot: {path})", file=sys.stderr)
+
+
 def timed(argv: list[str], cwd: str) -> float:
     t = time.perf_counter()
     subprocess.run(argv, cwd=cwd, check=True, stdout=subprocess.DEVNULL)
@@ -181,6 +281,7 @@ def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 30
     tmp = tempfile.mkdtemp(prefix="pyrt-bench-")
     os.environ["PYRT_CACHE_DIR"] = os.path.join(tmp, "cache")
+    os.environ["PYRT_PLANNER_SOCKET"] = os.path.join(tmp, "no-planner.sock")  # rows with a planner say so
     bundle = make_bundle(tmp)
     roots = {"pyrt": os.path.join(tmp, "pyrt-root"), "runc": os.path.join(tmp, "runc-root")}
     bins = {"pyrt": PYRT, "runc": RUNC}
@@ -224,20 +325,24 @@ def main() -> None:
             for cid in ("bench-state", "bench-kill"):
                 subprocess.run([bins[rt], "--root", roots[rt], "delete", "--force", cid], stderr=subprocess.DEVNULL)
     try:
-        extra_rows = seccomp_rows(n, tmp, bins, roots)
+        extra_rows = planner_rows(n, tmp, bins, roots) + seccomp_rows(n, tmp, bins, roots) + rss_rows(tmp, bundle,
+                                                                                                        roots)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"| case (median of {n}, interleaved) | pyrt ms | runc ms | pyrt/runc |")
-    print("|---|---|---|---|")
+    rows = []
     # runc has no plan cache: both of its `run` rows are the same command, so pool them
     pooled = times[("run /bin/true", "runc")] + times[("run /bin/true, cold plan cache", "runc")]
     times[("run /bin/true", "runc")] = times[("run /bin/true, cold plan cache", "runc")] = pooled
     for c in cases:
         p = statistics.median(times[(c, "pyrt")]) * 1000
         r = statistics.median(times[(c, "runc")]) * 1000
-        print(f"| {c} | {p:.1f} | {r:.1f} | {p / r:.2f}x |")
-    for row in extra_rows:
+        rows.append(f"| {c} | {p:.1f} | {r:.1f} | {p / r:.2f}x |")
+    rows += extra_rows
+    print(f"| case (median of {n}, interleaved) | pyrt ms | runc ms | pyrt/runc |")
+    print("|---|---|---|---|")
+    for row in rows:
         print(row)
+    plot(rows, os.environ.get("PYRT_BENCH_PLOT") or os.path.join(ROOT, "scripts", "bench-medians.png"))
 
 
 def _wait_exit(pid: int) -> None:
