@@ -57,3 +57,37 @@ def test_a_warm_run_imports_no_planner(tmp_path: object) -> None:
     loaded = set(line.split()[1:])
     heavy = {"attrs", "attr", "pyseccomp", "json", "typing", "re", "argparse", "pyrt.plan", "pyrt.spec"}
     assert not (heavy & loaded), sorted(heavy & loaded)
+
+
+def test_a_cold_run_served_by_the_planner_imports_no_planning(tmp_path: object) -> None:
+    """A plan-cache miss answered by `pyrt planner` costs the CLI no attrs, pyseccomp, json or typing."""
+    import os
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root: runs a container and a planner")
+    from tests.conftest import BUSYBOX, PYRT, ROOTFS
+
+    if not ROOTFS.joinpath("bin", "busybox").exists():
+        pytest.skip("bundles/busybox/rootfs is missing")
+    import sysconfig
+
+    sock = f"{tmp_path}/planner/planner.sock"
+    env = dict(os.environ, PYRT_CACHE_DIR=f"{tmp_path}/cache", PYRT_PLANNER_SOCKET=sock)
+    assert subprocess.run([str(PYRT), "planner", "--detach"], env=env).returncode == 0
+    try:
+        paths = [str(ROOT), sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]
+        code = ("import sys\n"
+                f"sys.path[:0] = {paths!r}\n"
+                "from pyrt.cli import main\n"
+                f"assert main(['--debug', '--root', {str(tmp_path)!r}, 'run', {str(BUSYBOX)!r}]) == 0\n"
+                "print('MODULES', ' '.join(sorted(sys.modules)))\n")
+        out = subprocess.run([sys.executable, "-IS", "-c", code], capture_output=True, text=True, env=env)
+    finally:
+        subprocess.run([str(PYRT), "planner", "--stop"], env=env)
+        from tests.conftest import reap
+
+        reap()
+    assert out.returncode == 0 and "from the planner" in out.stderr, out.stderr
+    line = next(line for line in out.stdout.splitlines() if line.startswith("MODULES"))
+    heavy = {"attrs", "attr", "pyseccomp", "json", "typing", "re", "argparse", "pyrt.plan", "pyrt.spec"}
+    assert not (heavy & set(line.split()[1:])), sorted(heavy & set(line.split()[1:]))
