@@ -31,18 +31,9 @@ def _subreaper() -> None:
 
 
 def _write_pid_file(path: str, pid: int) -> None:
-    path = os.path.abspath(path)
-    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{os.getpid()}")
-    try:
-        with open(tmp, "w") as fh:
-            fh.write(str(pid))
-        os.rename(tmp, path)
-    except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise PyrtError(f"--pid-file {path}: {exc.strerror}") from None
+    from pyrt.files import write_atomic
+
+    write_atomic(path, str(pid).encode(), "--pid-file")
 
 
 def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = None, no_pivot: bool = False,

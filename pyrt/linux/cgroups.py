@@ -127,7 +127,12 @@ def _mkdir_chain(h: dict[str, Any]) -> list[str]:
         except FileExistsError:
             continue
         created.append(d)
-        if "cpuset" in h["controllers"]:
+    if "cpuset" in h["controllers"]:
+        # Every level from the top, not only the ones made here: another pyrt may have just made a
+        # shared parent and not yet filled it, and a cpuset without cpus or mems takes no task (ENOSPC).
+        rel = os.path.relpath(h["dir"], h["mount"]).split(os.sep)
+        for i in range(1, len(rel) + 1):
+            d = os.path.join(h["mount"], *rel[:i])
             _copy_cpuset(os.path.dirname(d), d)
     return created
 
@@ -368,17 +373,17 @@ def remove(dirs: list[str], timeout: float = 2.0) -> None:
             except FileNotFoundError:
                 break
             except OSError as exc:
-                if exc.errno == errno.EBUSY and time.monotonic() < deadline and _only_dying(d):
-                    time.sleep(0.005)
+                if exc.errno == errno.EBUSY and time.monotonic() < deadline and not _has_children(d):
+                    time.sleep(0.005)  # exiting tasks keep it busy a moment, even once cgroup.procs is empty
                     continue
                 break
 
 
-def _only_dying(d: str) -> bool:
-    """True while tasks are still listed in the cgroup (exiting ones keep rmdir at EBUSY)."""
+def _has_children(d: str) -> bool:
+    """A child cgroup (another container's, under a shared parent): EBUSY for good, no point waiting."""
     try:
-        with open(os.path.join(d, "cgroup.procs")) as fh:
-            return bool(fh.read().split())
+        with os.scandir(d) as it:
+            return any(e.is_dir(follow_symlinks=False) for e in it)
     except OSError:
         return False
 

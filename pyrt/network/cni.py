@@ -70,16 +70,9 @@ def _validate(data: Any, where: str) -> dict[str, Any]:
 
 
 def _read(path: str) -> dict[str, Any]:
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
-    except OSError as exc:
-        raise PyrtError(f"--network {path}: {exc.strerror}") from None
-    try:
-        data = json.loads(raw)
-    except ValueError as exc:
-        raise PyrtError(f"--network: {path}: not valid JSON ({exc})") from None
-    return _validate(data, f"--network: {path}")
+    from pyrt.files import read_json
+
+    return _validate(read_json(path, "--network"), f"--network: {path}")
 
 
 def load(name: str) -> dict[str, Any]:

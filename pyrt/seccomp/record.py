@@ -149,20 +149,10 @@ def parse(data: Any, path: str) -> Observed:
 
 def load_previous(path: str) -> Observed | None:
     """The recording already in path (for --seccomp-record-merge), or None when there is none yet."""
-    import json
+    from pyrt.files import read_json
 
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise PyrtError(f"--seccomp-record {path}: {exc.strerror}") from None
-    try:
-        data = json.loads(raw)
-    except ValueError as exc:
-        raise PyrtError(f"--seccomp-record {path}: not valid JSON ({exc})") from None
-    return parse(data, f"--seccomp-record {path}")
+    data = read_json(path, "--seccomp-record", missing_ok=True)
+    return None if data is None else parse(data, f"--seccomp-record {path}")
 
 
 def check_target(path: str) -> None:
@@ -180,16 +170,6 @@ def write(path: str, prof: dict[str, Any]) -> None:
     """Atomically: a reader sees the old file or the whole new one, never a part."""
     import json
 
-    path = os.path.abspath(path)
-    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w") as fh:
-            json.dump(prof, fh, indent=2)
-            fh.write("\n")
-        os.rename(tmp, path)
-    except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise PyrtError(f"--seccomp-record {path}: {exc.strerror}") from None
+    from pyrt.files import write_atomic
+
+    write_atomic(path, (json.dumps(prof, indent=2) + "\n").encode(), "--seccomp-record")
