@@ -289,6 +289,12 @@ def _version_of(leaf: str) -> int:
     return 0
 
 
+def with_versions(leaves: list[str]) -> list[tuple[str, int]]:
+    """(dir, 1 or 2) for each leaf, with one read of mountinfo."""
+    mounts = [(h["mount"] + "/", int(h["version"])) for h in hierarchies()]
+    return [(leaf, next((v for m, v in mounts if leaf.startswith(m)), 0)) for leaf in leaves]
+
+
 def _memory_and_swap(leaves: list[str], limit: int, swap: int) -> None:
     """v1 wants memsw >= limit at every moment: raise memsw first when the limit goes up."""
     lim_path, _ = _need(leaves, "memory", "memory.limit_in_bytes", "memory.max", "linux.resources.memory.limit")

@@ -67,8 +67,10 @@ def _report(sock: _socket.socket, step: str, exc: BaseException) -> NoReturn:
 
 def intermediate(plan: dict[str, Any], sock: _socket.socket, fifo_fd: int) -> NoReturn:
     """A: join and create namespaces, fork init (pid 1 in a new pid namespace), report its pid."""
-    step = "namespaces"
+    step = "cgroups"
     try:
+        _join_v1_cgroups(plan["cgroup_v1_dirs"])
+        step = "namespaces"
         prctl.set_dumpable(False)  # from here on it is inside the container's namespaces
         block_imports()
         for ns_type, flag, path in plan["join_ns"]:
@@ -93,13 +95,30 @@ def intermediate(plan: dict[str, Any], sock: _socket.socket, fifo_fd: int) -> No
             with open("/proc/self/timens_offsets", "w") as fh:
                 fh.write(plan["time_offsets"])
         sync.expect(sock, "joined")  # init must be born inside the container's cgroups
-        pid = os.fork()
+        step = "fork init into its cgroup"
+        pid = _fork(plan)
         if pid == 0:
             init(plan, sock, fifo_fd)
         sync.send(sock, "pid", pid=pid)
         os._exit(0)
     except BaseException as exc:  # noqa: BLE001 - reported to the parent as data
         _report(sock, step, exc)
+
+
+def _join_v1_cgroups(dirs: list[str]) -> None:
+    """Move this process (single-threaded) into v1 cgroups: "0" in `tasks` moves the calling thread
+    only, which takes no global lock and so never waits for a grace period (see parent._cgroup_birth)."""
+    for d in dirs:
+        fd = os.open(os.path.join(d, "tasks"), os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, b"0")
+        finally:
+            os.close(fd)
+
+
+def _fork(target: dict[str, Any]) -> int:
+    """os.fork(), or straight into the cgroup2 leaf when the parent opened it (parent._cgroup_birth)."""
+    return S.fork_into_cgroup(target["cgroup_fd"]) if target["cgroup_fd"] is not None else os.fork()
 
 
 def _load_seccomp(sec: dict[str, Any], sock: _socket.socket) -> None:
@@ -361,8 +380,10 @@ class StepError(Exception):
 def exec_intermediate(xplan: dict[str, Any], sock: _socket.socket) -> NoReturn:
     """exec's A: join the container's namespaces (fds opened by the parent: user first, mount last),
     wait until the parent has put us in the container's cgroups, fork the process (in the pid ns)."""
-    step = "join namespaces"
+    step = "cgroups"
     try:
+        _join_v1_cgroups(xplan["cgroup_v1_dirs"])
+        step = "join namespaces"
         prctl.set_dumpable(False)  # nothing in the container may open this process through /proc
         block_imports()
         for ns_type, flag, fd in xplan["ns"]:
@@ -370,7 +391,8 @@ def exec_intermediate(xplan: dict[str, Any], sock: _socket.socket) -> NoReturn:
             S.setns(fd, flag)
             os.close(fd)
         sync.expect(sock, "joined")
-        pid = os.fork()
+        step = "fork the process into its cgroup"
+        pid = _fork(xplan)
         if pid == 0:
             exec_process(xplan, sock)
         sync.send(sock, "pid", pid=pid)

@@ -50,19 +50,22 @@ def spawn(plan: dict[str, Any], fifo_path: str, leaves: list[str],
     child_sock = _socket.socket(fileno=_high_fd(child_sock.detach(), floor))
     fifo_fd = _high_fd(os.open(fifo_path, os.O_RDWR | os.O_CLOEXEC), floor)
     init_pid = 0
+    born_in = _cgroup_birth(plan, [(h["dir"], h["version"]) for h in plan.get("cgroup_leaves") or []], floor)
     mid = os.fork()
     if mid == 0:
         parent_sock.close()
         child.intermediate(plan, child_sock, fifo_fd)
     child_sock.close()
     os.close(fifo_fd)
-    for fd in idmap_fds:
+    for fd in [*idmap_fds, *([born_in] if born_in is not None else [])]:
         os.close(fd)
+    plan["cgroup_fd"], plan["cgroup_v1_dirs"] = None, []
     from pyrt import faults
 
     faults.point("forked")
     try:
-        cgroups.join(leaves, mid)
+        if born_in is None:
+            cgroups.join(leaves, mid)
         faults.point("joined")
         if plan["clone_flags"] & CLONE_NEWUSER:
             _expect(parent_sock, "userns")
@@ -111,6 +114,24 @@ def spawn(plan: dict[str, Any], fifo_path: str, leaves: list[str],
         raise
     finally:
         parent_sock.close()
+
+
+def _cgroup_birth(plan: dict[str, Any], leaves: list[tuple[str, int]], floor: int) -> int | None:
+    """How init gets into its cgroups without a cgroup.procs write (whose first one waits 9-23 ms here
+    for an RCU grace period): A moves itself into every v1 leaf by writing "0" to `tasks` (moving only
+    the calling thread takes no global lock), and forks init straight into the cgroup2 leaf with
+    clone3(CLONE_INTO_CGROUP).  Returns the cgroup2 directory fd for that, or None: then the parent
+    writes A's pid into every leaf, as before, and A forks init normally."""
+    from pyrt.linux import sys as S
+
+    plan["cgroup_fd"], plan["cgroup_v1_dirs"] = None, []
+    v2 = [d for d, version in leaves if version == 2]
+    if len(v2) != 1 or not S.can_clone_into_cgroup() or os.environ.get("PYRT_CLONE_INTO_CGROUP") == "0":
+        return None
+    fd = _high_fd(os.open(v2[0], os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC), floor)
+    plan["cgroup_fd"] = fd
+    plan["cgroup_v1_dirs"] = [d for d, version in leaves if version == 1]
+    return fd
 
 
 def _idmap_fds(plan: dict[str, Any], floor: int) -> list[int]:
@@ -218,6 +239,7 @@ def spawn_exec(xplan: dict[str, Any], init_pid: int, leaves: list[str]) -> tuple
 
     floor = 3 + xplan["preserve_fds"]
     ns_fds: list[tuple[str, int, int]] = []
+    born_in = None
     try:
         for ns_type in NS_ORDER:
             name = NS_PROC_NAMES[ns_type]
@@ -234,17 +256,19 @@ def spawn_exec(xplan: dict[str, Any], init_pid: int, leaves: list[str]) -> tuple
         xplan["ns"] = ns_fds
         parent_sock, child_sock = sync.pair()
         child_sock = _socket.socket(fileno=_high_fd(child_sock.detach(), floor))
+        born_in = _cgroup_birth(xplan, cgroups.with_versions(leaves), floor)
         mid = os.fork()
         if mid == 0:
             parent_sock.close()
             child.exec_intermediate(xplan, child_sock)
     finally:
-        for _t, _f, fd in ns_fds:
+        for fd in [f for _t, _f, f in ns_fds] + ([born_in] if born_in is not None else []):
             os.close(fd)
     child_sock.close()
     pid = 0
     try:
-        cgroups.join(leaves, mid)
+        if born_in is None:
+            cgroups.join(leaves, mid)
         _send(parent_sock, "joined")
         pid = int(_expect(parent_sock, "pid")["pid"])
         os.waitpid(mid, 0)

@@ -78,3 +78,61 @@ def test_delete_kills_what_is_left_without_a_pid_namespace(rt: Runtime) -> None:
     reap()
     for pid in orphan:
         assert not os.path.exists(f"/proc/{pid}") or "Z" in Path(f"/proc/{pid}/stat").read_text().split(")")[1]
+
+
+@pytest.mark.parametrize("clone_into_cgroup", ["1", "0"])
+def test_init_and_exec_are_in_every_cgroup_both_ways(rt: Runtime, monkeypatch: pytest.MonkeyPatch,
+                                                     clone_into_cgroup: str) -> None:
+    """Born in the cgroup2 leaf by clone3(CLONE_INTO_CGROUP) with a self-move into the v1 leaves, or
+    (PYRT_CLONE_INTO_CGROUP=0, as on kernels before 5.7) moved by cgroup.procs writes: the same result,
+    with and without a cgroup namespace."""
+    monkeypatch.setenv("PYRT_CLONE_INTO_CGROUP", clone_into_cgroup)
+    hierarchies = sorted(p.name for p in CG.iterdir() if p.is_dir() and not p.is_symlink())
+    for cgroupns in (False, True):
+        cid = rt.new_id()
+        cfg = busybox_config()
+        if cgroupns:
+            cfg["linux"]["namespaces"].append({"type": "cgroup"})
+        rt("run", "-d", "-b", str(rt.bundle(cfg, args=["sleep", "30"])), cid, check=True)
+        try:
+            pid = rt.state(cid)["pid"]
+            inside = rt("exec", cid, "cat", "/proc/self/cgroup", check=True).stdout.splitlines()
+            exec_pids = rt("exec", cid, "sh", "-c", "cat /proc/self/cgroup >/dev/null; echo $$", check=True)
+            for h in hierarchies:
+                assert str(pid) in (CG / h / "pyrt" / cid / "cgroup.procs").read_text().split(), h
+            expected = "/" if cgroupns else f"/pyrt/{cid}"
+            assert len(inside) == len(hierarchies) and all(line.split(":", 2)[2] == expected for line in inside), inside
+            assert exec_pids.returncode == 0
+        finally:
+            rt("delete", "--force", cid, check=True)
+
+
+def test_fork_into_cgroup_sets_the_childs_cached_thread_id(tmp_path: Path) -> None:
+    """The raw clone3 leaves glibc's cached tid right in the child, as fork() does."""
+    import subprocess
+    import sys
+    import uuid
+
+    from tests.conftest import ROOT
+
+    cg = CG / "unified" / f"pyrt-test-{uuid.uuid4().hex[:8]}"
+    if not (CG / "unified").is_dir():
+        pytest.skip("no cgroup2 hierarchy at /sys/fs/cgroup/unified")
+    cg.mkdir()
+    code = (f"import sys; sys.path[:0] = [{str(ROOT)!r}]\n"
+            "import ctypes, os\n"
+            "from pyrt.linux import sys as S\n"
+            f"fd = os.open({str(cg)!r}, os.O_RDONLY | os.O_DIRECTORY)\n"
+            "pid = S.fork_into_cgroup(fd)\n"
+            "if pid == 0:\n"
+            "    slot = S._cached_tid_address()\n"
+            "    ok = ctypes.c_int.from_address(slot).value == S._libc.syscall(186) == os.getpid()\n"
+            "    cg = open('/proc/self/cgroup').read().splitlines()[-1]\n"
+            "    os.write(1, f'{ok} {cg}\\n'.encode())\n"
+            "    os._exit(0)\n"
+            "os.waitpid(pid, 0)\n")
+    try:
+        out = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, timeout=30)
+        assert out.stdout.strip() == f"True 0::/{cg.name}", out.stderr
+    finally:
+        cg.rmdir()
