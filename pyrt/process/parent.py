@@ -50,7 +50,9 @@ def spawn(plan: dict[str, Any], fifo_path: str, leaves: list[str],
     child_sock = _socket.socket(fileno=_high_fd(child_sock.detach(), floor))
     fifo_fd = _high_fd(os.open(fifo_path, os.O_RDWR | os.O_CLOEXEC), floor)
     init_pid = 0
-    born_in = _cgroup_birth(plan, [(h["dir"], h["version"]) for h in plan.get("cgroup_leaves") or []], floor)
+    userns = bool(plan["clone_flags"] & CLONE_NEWUSER) or any(j[0] == "user" for j in plan["join_ns"])
+    born_in = _cgroup_birth(plan, [(h["dir"], h["version"]) for h in plan.get("cgroup_leaves") or []], floor,
+                            userns)
     mid = os.fork()
     if mid == 0:
         parent_sock.close()
@@ -116,17 +118,18 @@ def spawn(plan: dict[str, Any], fifo_path: str, leaves: list[str],
         parent_sock.close()
 
 
-def _cgroup_birth(plan: dict[str, Any], leaves: list[tuple[str, int]], floor: int) -> int | None:
+def _cgroup_birth(plan: dict[str, Any], leaves: list[tuple[str, int]], floor: int, userns: bool) -> int | None:
     """How init gets into its cgroups without a cgroup.procs write (whose first one waits 9-23 ms here
     for an RCU grace period): A moves itself into every v1 leaf by writing "0" to `tasks` (moving only
     the calling thread takes no global lock), and forks init straight into the cgroup2 leaf with
     clone3(CLONE_INTO_CGROUP).  Returns the cgroup2 directory fd for that, or None: then the parent
-    writes A's pid into every leaf, as before, and A forks init normally."""
+    writes A's pid into every leaf, as before, and A forks init normally: also when A forks from inside
+    a user namespace, whose root may not write the host's cgroup files (clone3 checks that: EACCES)."""
     from pyrt.linux import sys as S
 
     plan["cgroup_fd"], plan["cgroup_v1_dirs"] = None, []
     v2 = [d for d, version in leaves if version == 2]
-    if len(v2) != 1 or not S.can_clone_into_cgroup() or os.environ.get("PYRT_CLONE_INTO_CGROUP") == "0":
+    if userns or len(v2) != 1 or not S.can_clone_into_cgroup() or os.environ.get("PYRT_CLONE_INTO_CGROUP") == "0":
         return None
     fd = _high_fd(os.open(v2[0], os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC), floor)
     plan["cgroup_fd"] = fd
@@ -256,7 +259,7 @@ def spawn_exec(xplan: dict[str, Any], init_pid: int, leaves: list[str]) -> tuple
         xplan["ns"] = ns_fds
         parent_sock, child_sock = sync.pair()
         child_sock = _socket.socket(fileno=_high_fd(child_sock.detach(), floor))
-        born_in = _cgroup_birth(xplan, cgroups.with_versions(leaves), floor)
+        born_in = _cgroup_birth(xplan, cgroups.with_versions(leaves), floor, xplan["in_userns"])
         mid = os.fork()
         if mid == 0:
             parent_sock.close()
