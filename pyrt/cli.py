@@ -441,7 +441,21 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def entry() -> None:
-    sys.exit(main())
+    """The installed command: main(), then out without the interpreter's teardown.
+
+    Tearing down ~50 modules costs ~3 ms here (`pyrt state`: 23.2 -> 20.0 ms); pyrt registers no
+    atexit work, closes what it opens, and its only threads (the recorder's) are joined, so the
+    standard streams are all that needs flushing."""
+    try:
+        code = main()
+    except SystemExit as exc:  # argparse's --help and usage errors
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass  # a closed pipe (pyrt list | head -1): what could not be written is lost anyway
+    os._exit(code)
 
 
 if __name__ == "__main__":
