@@ -18,7 +18,7 @@ import resource
 import stat
 import sys
 
-import prctl
+import _prctl  # python-prctl's C module; its Python wrapper builds capability objects at import (~1-2 ms)
 
 from pyrt import constants as C
 from pyrt import hooks as oci_hooks
@@ -71,7 +71,7 @@ def intermediate(plan: dict[str, Any], sock: _socket.socket, fifo_fd: int) -> No
     try:
         _join_v1_cgroups(plan["cgroup_v1_dirs"])
         step = "namespaces"
-        prctl.set_dumpable(False)  # from here on it is inside the container's namespaces
+        _prctl.prctl(_prctl.PR_SET_DUMPABLE, 0)  # from here on it is inside the container's namespaces
         block_imports()
         for ns_type, flag, path in plan["join_ns"]:
             step = f"join {ns_type} namespace {path}"
@@ -168,16 +168,16 @@ def _terminal(proc: dict[str, Any], sock: _socket.socket) -> str:
 
 def _set_user_and_caps(proc: dict[str, Any], in_userns: bool) -> None:
     caps = proc["caps"]
-    prctl.set_keepcaps(True)
+    _prctl.prctl(_prctl.PR_SET_KEEPCAPS, 1)
     for cap in range(proc["last_cap"] + 1):
         if not caps["bounding"] >> cap & 1:
-            prctl.capbset_drop(cap)
+            _prctl.prctl(_prctl.PR_CAPBSET_DROP, cap)
     if not in_userns or _setgroups_allowed():
         os.setgroups(proc["additional_gids"])
     os.setresgid(proc["gid"], proc["gid"], proc["gid"])
     os.setresuid(proc["uid"], proc["uid"], proc["uid"])
     S.capset(caps["effective"], caps["permitted"], caps["inheritable"])
-    prctl.set_keepcaps(False)
+    _prctl.prctl(_prctl.PR_SET_KEEPCAPS, 0)
     S.prctl(C.PR_CAP_AMBIENT, C.PR_CAP_AMBIENT_CLEAR_ALL)
     for cap in range(proc["last_cap"] + 1):
         if caps["ambient"] >> cap & 1:
@@ -228,7 +228,7 @@ def init(plan: dict[str, Any], sock: _socket.socket, fifo_fd: int) -> NoReturn:
     proc = plan["process"]
     in_userns = "user" in plan["new_ns"] or any(j[0] == "user" for j in plan["join_ns"])
     try:
-        prctl.set_dumpable(False)  # nothing in the container may open this process through /proc
+        _prctl.prctl(_prctl.PR_SET_DUMPABLE, 0)  # nothing in the container may open this process through /proc
         os.setsid()
         if "cgroup" in plan["new_ns"]:
             step = "cgroup namespace"
@@ -320,7 +320,7 @@ def _become(proc: dict[str, Any], seccomp: dict[str, Any] | None, sock: _socket.
             inf = resource.RLIM_INFINITY
             resource.setrlimit(res, (inf if soft >= 2**63 else soft, inf if hard >= 2**63 else hard))
         if proc["no_new_privs"]:
-            prctl.set_no_new_privs(True)
+            _prctl.prctl(_prctl.PR_SET_NO_NEW_PRIVS, 1)
         if proc["scheduler"]:  # before the capability drop: real-time policies need CAP_SYS_NICE
             step = "process.scheduler"
             sc = proc["scheduler"]
@@ -384,7 +384,7 @@ def exec_intermediate(xplan: dict[str, Any], sock: _socket.socket) -> NoReturn:
     try:
         _join_v1_cgroups(xplan["cgroup_v1_dirs"])
         step = "join namespaces"
-        prctl.set_dumpable(False)  # nothing in the container may open this process through /proc
+        _prctl.prctl(_prctl.PR_SET_DUMPABLE, 0)  # nothing in the container may open this process through /proc
         block_imports()
         for ns_type, flag, fd in xplan["ns"]:
             step = f"join the container's {ns_type} namespace"
@@ -407,7 +407,7 @@ def exec_process(xplan: dict[str, Any], sock: _socket.socket) -> NoReturn:
     proc = xplan["process"]
     step = "exec"
     try:
-        prctl.set_dumpable(False)  # nothing in the container may open this process through /proc
+        _prctl.prctl(_prctl.PR_SET_DUMPABLE, 0)  # nothing in the container may open this process through /proc
         if proc["terminal"]:
             step = "console"
             os.setsid()
