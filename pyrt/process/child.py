@@ -21,6 +21,7 @@ import sys
 import _prctl  # python-prctl's C module; its Python wrapper builds capability objects at import (~1-2 ms)
 
 from pyrt import constants as C
+from pyrt import faults
 from pyrt import hooks as oci_hooks
 from pyrt.errors import PyrtError
 from pyrt.linux import sys as S
@@ -99,6 +100,7 @@ def intermediate(plan: dict[str, Any], sock: _socket.socket, fifo_fd: int) -> No
         pid = _fork(plan)
         if pid == 0:
             init(plan, sock, fifo_fd)
+        faults.delay("late-pid")
         sync.send(sock, "pid", pid=pid)
         os._exit(0)
     except BaseException as exc:  # noqa: BLE001 - reported to the parent as data
@@ -395,6 +397,7 @@ def exec_intermediate(xplan: dict[str, Any], sock: _socket.socket) -> NoReturn:
         pid = _fork(xplan)
         if pid == 0:
             exec_process(xplan, sock)
+        faults.delay("late-pid")
         sync.send(sock, "pid", pid=pid)
         os._exit(0)
     except BaseException as exc:  # noqa: BLE001 - reported to the parent as data

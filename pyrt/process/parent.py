@@ -74,7 +74,7 @@ def spawn(plan: dict[str, Any], fifo_path: str, leaves: list[str],
             _write_maps(mid, plan)
             _send(parent_sock, "mapped")
         _send(parent_sock, "joined")
-        init_pid = int(_expect(parent_sock, "pid")["pid"])
+        init_pid, early = _pid_of_child(parent_sock, INIT_MESSAGES)
         os.waitpid(mid, 0)
         mid = 0
         if plan["net_devices"]:
@@ -88,7 +88,7 @@ def spawn(plan: dict[str, Any], fifo_path: str, leaves: list[str],
             raise ProtocolError("the container's init exited during create")
         master = None
         while True:
-            msg = sync.expect(parent_sock, "ready", "error", "seccomp-fd", "seccomp-record", "hooks", "console")
+            msg = early.pop(0) if early else sync.expect(parent_sock, *INIT_MESSAGES)
             if msg["type"] == "hooks":
                 from pyrt import hooks
 
@@ -148,6 +148,22 @@ def _idmap_fds(plan: dict[str, Any], floor: int) -> list[int]:
             m["userns_fd"] = fd
             fds.append(fd)
     return fds
+
+
+INIT_MESSAGES = ("ready", "error", "seccomp-fd", "seccomp-record", "hooks", "console")
+
+
+def _pid_of_child(sock: Any, kinds: tuple[str, ...]) -> tuple[int, list[dict[str, Any]]]:
+    """The intermediate's {"type": "pid"}, and what the child it forked (already running, on the same
+    socket) said before that message got out, kept in order for the caller."""
+    early: list[dict[str, Any]] = []
+    while True:
+        msg = sync.expect(sock, "pid", *kinds)
+        if msg["type"] == "pid":
+            return int(msg["pid"]), early
+        if msg["type"] == "error":
+            raise _init_error(msg)
+        early.append(msg)
 
 
 def _expect(sock: Any, kind: str) -> dict[str, Any]:
@@ -273,12 +289,12 @@ def spawn_exec(xplan: dict[str, Any], init_pid: int, leaves: list[str]) -> tuple
         if born_in is None:
             cgroups.join(leaves, mid)
         _send(parent_sock, "joined")
-        pid = int(_expect(parent_sock, "pid")["pid"])
+        pid, early = _pid_of_child(parent_sock, ("console", "error"))
         os.waitpid(mid, 0)
         mid = 0
         master = None
         while True:
-            msg2 = sync.recv(parent_sock)  # EOF: the process exec'd (the socket is close-on-exec)
+            msg2 = early.pop(0) if early else sync.recv(parent_sock)  # EOF: exec'd (the socket is close-on-exec)
             if msg2 is None:
                 return pid, master
             if msg2["type"] == "console":

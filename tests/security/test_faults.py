@@ -37,6 +37,25 @@ def test_sigkill_at_each_step_of_create_then_delete_force(rt: Runtime, step: str
     rt("delete", "--force", cid, check=True)
 
 
+def test_init_speaking_before_the_intermediate_reports_its_pid(rt: Runtime, tmp_path: Path) -> None:
+    """Init and the intermediate share the sync socket: init's first messages (a console, hooks, ready)
+    may arrive before the intermediate's {"type": "pid"} on a busy machine (seen once in the suite).
+    PYRT_FAULT=late-pid holds that message back half a second, for create, a terminal and exec."""
+    env = dict(os.environ, PYRT_FAULT="late-pid")
+    cid = rt.new_id()
+    res = rt("run", "-d", "-b", str(rt.bundle(args=["sleep", "30"])), cid, env=env)
+    assert res.returncode == 0, res.stderr
+    try:
+        assert rt("exec", cid, "echo", "from-exec", env=env).stdout == "from-exec\n"
+        hooked = busybox_config()
+        hooked["hooks"] = {"createRuntime": [{"path": "/bin/true"}]}
+        other = rt.new_id()
+        res = rt("run", "-b", str(rt.bundle(hooked, args=["echo", "hooked"])), other, env=env)
+        assert (res.returncode, res.stdout) == (0, "hooked\n"), res.stderr
+    finally:
+        rt("delete", "--force", cid, check=True)
+
+
 def test_the_mount_target_race(rt: Runtime, tmp_path: Path) -> None:
     """CVE-2021-30465: while containers start, a target flips between a directory and a symlink to
     the host; whatever wins a race, nothing may be mounted or created on the host."""
