@@ -130,6 +130,9 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
     except BaseException as exc:
         if pid:
             parent.kill_and_reap(pid)
+        own = [leaf for leaf in record["cgroup_leaves"] if leaf in created]  # never a cgroup pyrt did not make
+        if own:  # and whatever got into them before its pid was known (an init whose intermediate failed)
+            parent.kill_and_reap(*cgroups.pids(own))
         if attachment is not None:
             for line in attachment.release():
                 log.warning(line)
