@@ -91,12 +91,15 @@ def default_network(cni_dir: Path) -> Iterator[None]:
     """The built-in `pyrt` network; what it creates on the host is removed if it was not there before."""
     had_bridge = "pyrt0" in links()
     store = Path("/var/lib/cni/networks/pyrt")
-    had_store = store.exists()
+    missing = [p for p in (store, store.parent, store.parent.parent) if not p.exists()]  # host-local makes them
     yield
     if not had_bridge:
         subprocess.run(["ip", "link", "del", "pyrt0"], capture_output=True)
-    if not had_store:
-        shutil.rmtree(store, ignore_errors=True)
+    for p in missing:  # deepest first
+        if p == store:
+            shutil.rmtree(p, ignore_errors=True)
+        elif p.exists():
+            p.rmdir()
 
 
 def test_default_network_containers_reach_each_other_and_the_host(rt: Runtime, default_network: None) -> None:
