@@ -13,7 +13,7 @@ from pyrt.errors import SpecError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, TypeGuard
+    from typing import Any
 
 def read_config(bundle: str) -> tuple[bytes, str]:
     config_path = os.path.join(bundle, "config.json")
@@ -56,32 +56,18 @@ def plan_bundle(bundle: str, security_opt: str | None = None,
         return hit["plan"], list(hit["warnings"]), list(hit["debug"]), "cache"
     from pyrt import planclient
 
-    answer, why = planclient.ask({"key": k, "config": raw, "config_path": config_path, "bundle": bundle,
-                                  "options": options, "seccomp_source": seccomp_source,
-                                  "seccomp_bytes": seccomp_bytes})
+    answer, why = planclient.consult(
+        {"key": k, "config": raw, "config_path": config_path, "bundle": bundle, "options": options,
+         "seccomp_source": seccomp_source, "seccomp_bytes": seccomp_bytes},
+        lambda a: planclient.check_plan(a.get("plan"), bundle, options))
     if answer is not None:
-        error = answer.get("error")
-        if isinstance(error, list) and len(error) == 2 and all(isinstance(e, str) for e in error):
-            err = SpecError("", error[1])  # the planner's message, whole, as planning here would say it
-            err.json_path = error[0]
-            raise err
-        warnings, debug = answer.get("warnings"), answer.get("debug")
-        problem = answer.get("refused") or planclient.check_plan(answer.get("plan"), bundle, options)
-        if problem is None and not (_strs(warnings) and _strs(debug)):
-            problem = "its warnings or debug messages are not strings"
-        if problem is None and _strs(warnings) and _strs(debug):
-            plan = answer["plan"]
-            recheck_host(plan)
-            cache.put("plans", k, {"kind": "plan", "plan": plan, "warnings": warnings, "debug": debug})
-            return plan, list(warnings), list(debug), "planner"
-        why = f"the planner's answer was refused: {problem}"
+        plan, warnings, debug = answer["plan"], answer["warnings"], answer["debug"]
+        recheck_host(plan)
+        cache.put("plans", k, {"kind": "plan", "plan": plan, "warnings": warnings, "debug": debug})
+        return plan, list(warnings), list(debug), "planner"
     plan, warnings, debug = build_plan(raw, config_path, bundle, seccomp_source, options)
     cache.put("plans", k, {"kind": "plan", "plan": plan, "warnings": warnings, "debug": debug})
     return plan, warnings + ([f"{why}; planned in-process"] if why else []), debug, "built"
-
-
-def _strs(value: Any) -> TypeGuard[list[str]]:
-    return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
 def plan_key(raw: bytes, bundle: str, options: dict[str, Any], seccomp_source: str | None, seccomp_bytes: bytes,

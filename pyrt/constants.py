@@ -1,4 +1,11 @@
-"""Kernel constants (x86_64), as plain data: safe to import from pure modules."""
+"""Kernel constants (x86_64), as plain data: safe to import from pure modules (and in_ns, which reads a
+plan's namespaces with them)."""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 # x86_64 syscall numbers (the only architecture this project runs on today).
 SYS_PIVOT_ROOT = 155
@@ -116,3 +123,8 @@ NS_FLAGS = {
 # /proc/<pid>/ns/<name> for each namespace type.
 NS_PROC_NAMES = {"user": "user", "pid": "pid", "network": "net", "mount": "mnt", "ipc": "ipc",
                  "uts": "uts", "cgroup": "cgroup", "time": "time"}
+
+
+def in_ns(plan: dict[str, Any], ns_type: str) -> bool:
+    """Whether the container has a namespace of this type of its own, new or joined by path."""
+    return ns_type in plan["new_ns"] or any(j[0] == ns_type for j in plan["join_ns"])

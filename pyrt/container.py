@@ -12,6 +12,7 @@ import errno
 import os
 import time
 
+from pyrt import constants as C
 from pyrt import faults
 from pyrt import state as st
 from pyrt.errors import PyrtError, StateError
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
 
 
 def _subreaper() -> None:
-    from pyrt import constants as C
     from pyrt.linux import sys as S
 
     S.prctl(C.PR_SET_CHILD_SUBREAPER, 1)
@@ -72,7 +72,7 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
         from pyrt.network import cni
 
         conflist = cni.load(network)
-        if "network" not in plan["new_ns"] and not any(j[0] == "network" for j in plan["join_ns"]):
+        if not C.in_ns(plan, "network"):
             raise PyrtError(f"--network {network}: the config has no network namespace to attach "
                             "(linux.namespaces needs {\"type\": \"network\"})")
     default_cgroup = plan["cgroup"]["path"] is None
@@ -98,7 +98,7 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
         "bundle": bundle, "rootfs": plan["rootfs"], "created": st.now_rfc3339(),
         "annotations": plan["annotations"], "creator_pid": os.getpid(),
         "creator_start_time": (st.proc_stat(os.getpid()) or ("", 0))[1],
-        "pid_ns": "pid" in plan["new_ns"] or any(j[0] == "pid" for j in plan["join_ns"]),
+        "pid_ns": C.in_ns(plan, "pid"),
         "cgroup_leaves": [], "cgroup_created": [], "cgroup_default": default_cgroup,
         "hooks": sorted(plan["hooks"]),
     }
@@ -151,10 +151,9 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
 
 def _host_network(plan: dict[str, Any], warnings: list[str]) -> None:
     """--network host: the container shares the host's network namespace."""
-    from pyrt.constants import CLONE_NEWNET
     from pyrt.errors import SpecError
 
-    if "network" in plan["new_ns"] or any(j[0] == "network" for j in plan["join_ns"]):
+    if C.in_ns(plan, "network"):
         warnings.append("--network host: the config's network namespace is dropped; the container uses the host's")
     if plan["net_devices"]:
         raise SpecError("linux.netDevices", "--network host: there is no network namespace to move devices into")
@@ -163,7 +162,7 @@ def _host_network(plan: dict[str, Any], warnings: list[str]) -> None:
             raise SpecError(f"linux.sysctl.{key}", "--network host: this would change the host's network settings")
     plan["new_ns"] = [n for n in plan["new_ns"] if n != "network"]
     plan["join_ns"] = [j for j in plan["join_ns"] if j[0] != "network"]
-    plan["clone_flags"] &= ~CLONE_NEWNET
+    plan["clone_flags"] &= ~C.CLONE_NEWNET
 
 
 def _poststop(plan: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ user, groups and capabilities the flags change; with --process it is that file.
 from __future__ import annotations
 
 from pyrt import state as st
+from pyrt.constants import in_ns
 from pyrt.errors import PyrtError, SpecError, StateError
 from pyrt.log import log
 
@@ -65,19 +66,13 @@ def _from_file(path: str, warnings: list[str]) -> dict[str, Any]:
         warnings.extend(hit["warnings"])
         proc: dict[str, Any] = hit["process"]
         return proc
-    answer, why = planclient.ask({"kind": "process", "key": k, "config": raw, "config_path": path})
+    answer, why = planclient.consult({"kind": "process", "key": k, "config": raw, "config_path": path},
+                                     lambda a: planclient.check_process(a.get("process")))
     if answer is not None:
-        error = answer.get("error")
-        if isinstance(error, list) and len(error) == 2 and all(isinstance(e, str) for e in error):
-            raise SpecError("", error[1])
-        got, more = answer.get("process"), answer.get("warnings")
-        problem = answer.get("refused") or planclient.check_process(got)
-        if problem is None and isinstance(more, list) and all(isinstance(w, str) for w in more):
-            assert isinstance(got, dict)
-            cache.put("plans", k, {"kind": "process", "process": got, "warnings": more})
-            warnings.extend(more)
-            return got
-        why = f"the planner's answer was refused: {problem or 'its warnings are not strings'}"
+        got: dict[str, Any] = answer["process"]
+        cache.put("plans", k, {"kind": "process", "process": got, "warnings": answer["warnings"]})
+        warnings.extend(answer["warnings"])
+        return got
     proc, more = build_process(raw, path)
     cache.put("plans", k, {"kind": "process", "process": proc, "warnings": more})
     warnings.extend(more + ([f"{why}; planned in-process"] if why else []))
@@ -152,7 +147,7 @@ def exec_process(store: st.Store, cid: str, opts: ExecOptions) -> int:
         "seccomp": plan["seccomp"],
         "preserve_fds": opts.preserve_fds,
         "console_socket": opts.console_socket,
-        "in_userns": "user" in plan["new_ns"] or any(j[0] == "user" for j in plan["join_ns"]),
+        "in_userns": in_ns(plan, "user"),
     }
     _subreaper()
     pid, master = parent.spawn_exec(xplan, record["pid"], record["cgroup_leaves"])

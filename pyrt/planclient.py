@@ -15,8 +15,11 @@ import _socket
 import marshal
 import os
 
+from pyrt.errors import SpecError
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 SOCKET = "/run/pyrt-planner/planner.sock"
@@ -62,7 +65,7 @@ def _shape(value: Any, types: dict[str, tuple[type, ...]], where: str) -> str | 
 
 def check_plan(plan: Any, bundle: str, options: dict[str, Any]) -> str | None:
     """Why this cannot be the plan of this request, or None when its shape and echoes are right."""
-    problem = _shape(plan, PLAN_TYPES, "plan") or _shape(plan["process"], PROCESS_TYPES, "plan.process")
+    problem = _shape(plan, PLAN_TYPES, "plan") or check_process(plan["process"], "plan.process")
     if problem is None and plan["seccomp"] is not None:
         problem = _shape(plan["seccomp"], SECCOMP_TYPES, "plan.seccomp")
     if problem is not None:
@@ -72,17 +75,38 @@ def check_plan(plan: Any, bundle: str, options: dict[str, Any]) -> str | None:
     if (plan["no_pivot"], plan["keyring"], plan["preserve_fds"]) != (
             bool(options.get("no_pivot")), not options.get("no_new_keyring"), options.get("preserve_fds", 0)):
         return "the plan's options are not the request's"
-    if not plan["process"]["args"] or not all(isinstance(a, str) for a in plan["process"]["args"]):
-        return "plan.process.args is not a list of strings"
     return None
 
 
-def check_process(proc: Any) -> str | None:
-    """Why this cannot be a planned process.json, or None."""
-    problem = _shape(proc, PROCESS_TYPES, "process")
+def check_process(proc: Any, where: str = "process") -> str | None:
+    """Why this cannot be a planned process (a plan's, or an exec --process file's), or None."""
+    problem = _shape(proc, PROCESS_TYPES, where)
     if problem is None and (not proc["args"] or not all(isinstance(a, str) for a in proc["args"])):
-        problem = "process.args is not a list of strings"
+        problem = f"{where}.args is not a list of strings"
     return problem
+
+
+def consult(request: dict[str, Any],
+            check: Callable[[dict[str, Any]], str | None]) -> tuple[dict[str, Any] | None, str]:
+    """ask(), and take only what holds: the planner's error for the config is raised as planning here
+    would raise it; an answer the planner refused, or that check() or its message lists find fault
+    with, is (None, why).  (answer, "") when it holds; (None, "") when there is no planner."""
+    answer, why = ask(request)
+    if answer is None:
+        return None, why
+    error = answer.get("error")
+    if isinstance(error, list) and len(error) == 2 and all(isinstance(e, str) for e in error):
+        err = SpecError("", error[1])  # the planner's message, whole
+        err.json_path = error[0]
+        raise err
+    problem = answer.get("refused") or check(answer)
+    for field in ("warnings", "debug"):
+        value = answer.setdefault(field, [])
+        if problem is None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            problem = f"its {field} are not strings"
+    if problem is not None:
+        return None, f"the planner's answer was refused: {problem}"
+    return answer, ""
 
 
 def ask(request: dict[str, Any], timeout: float | None = None) -> tuple[dict[str, Any] | None, str]:

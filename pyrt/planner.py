@@ -39,6 +39,12 @@ from pyrt.bundle import build_plan, plan_key
 from pyrt.errors import PyrtError, SpecError
 from pyrt.planclient import MAX, PROTOCOL, socket_path
 
+PLAN_FIELDS = {"key": str, "config": bytes, "config_path": str, "bundle": str, "options": dict,
+               "seccomp_bytes": bytes}
+PROCESS_FIELDS = {"key": str, "config": bytes, "config_path": str}
+STALE = ("the planner runs other pyrt code or sees another host "
+         "(restart it: pyrt planner --stop; pyrt planner --detach)")
+
 
 def _pid_file(path: str) -> str:
     return os.path.join(os.path.dirname(path), "planner.pid")
@@ -66,52 +72,47 @@ class Planner:
         self.log.flush()
 
     def answer(self, req: Any) -> dict[str, Any]:
-        if isinstance(req, dict) and req.get("kind") == "process":
-            return self.answer_process(req)
-        fields = {"key": str, "config": bytes, "config_path": str, "bundle": str, "options": dict,
-                  "seccomp_bytes": bytes}
+        """The reply to one request: a plan (or a planned exec --process file), the config's error as
+        planning in the CLI would raise it, or a refusal the CLI logs before planning itself."""
+        process = isinstance(req, dict) and req.get("kind") == "process"
+        fields = PROCESS_FIELDS if process else PLAN_FIELDS
         if not isinstance(req, dict) or req.get("protocol") != PROTOCOL or any(
                 not isinstance(req.get(f), t) for f, t in fields.items()):
             return {"key": req.get("key") if isinstance(req, dict) else None, "refused": "a malformed request"}
-        source = req.get("seccomp_source")
-        if source is not None and not isinstance(source, str):
-            return {"key": req["key"], "refused": "a malformed request"}
-        options = {k: v for k, v in req["options"].items() if k in ("no_pivot", "no_new_keyring", "preserve_fds")}
-        if options != req["options"]:
-            return {"key": req["key"], "refused": "unknown options"}
-        if plan_key(req["config"], req["bundle"], options, source, req["seccomp_bytes"], self.code) != req["key"]:
-            return {"key": req["key"], "refused": "the planner runs other pyrt code or sees another host "
-                    "(restart it: pyrt planner --stop; pyrt planner --detach)"}
-        if source not in (None, "unconfined", "default"):
-            try:
-                with open(source, "rb") as fh:
-                    if fh.read() != req["seccomp_bytes"]:
-                        return {"key": req["key"], "refused": f"{source} changed during the request"}
-            except OSError as exc:
-                return {"key": req["key"], "refused": f"{source}: {exc.strerror}"}
         try:
-            plan, warnings, debug = build_plan(req["config"], req["config_path"], req["bundle"], source, options)
+            return {"key": req["key"], **(self._process(req) if process else self._plan(req))}
         except SpecError as exc:
             return {"key": req["key"], "error": [exc.json_path, str(exc)]}
         except PyrtError as exc:
             return {"key": req["key"], "error": ["", str(exc)]}
-        return {"key": req["key"], "plan": plan, "warnings": warnings, "debug": debug}
 
-    def answer_process(self, req: dict[str, Any]) -> dict[str, Any]:
+    def _plan(self, req: dict[str, Any]) -> dict[str, Any]:
+        source = req.get("seccomp_source")
+        if source is not None and not isinstance(source, str):
+            return {"refused": "a malformed request"}
+        options = {k: v for k, v in req["options"].items() if k in ("no_pivot", "no_new_keyring", "preserve_fds")}
+        if options != req["options"]:
+            return {"refused": "unknown options"}
+        if plan_key(req["config"], req["bundle"], options, source, req["seccomp_bytes"], self.code) != req["key"]:
+            return {"refused": STALE}
+        if source not in (None, "unconfined", "default"):
+            try:
+                with open(source, "rb") as fh:
+                    if fh.read() != req["seccomp_bytes"]:
+                        return {"refused": f"{source} changed during the request"}
+            except OSError as exc:
+                return {"refused": f"{source}: {exc.strerror}"}
+        plan, warnings, debug = build_plan(req["config"], req["config_path"], req["bundle"], source, options)
+        return {"plan": plan, "warnings": warnings, "debug": debug}
+
+    def _process(self, req: dict[str, Any]) -> dict[str, Any]:
         """An exec --process file: parsed and planned as exec would."""
         from pyrt.execute import build_process, process_key
 
-        if req.get("protocol") != PROTOCOL or not isinstance(req.get("key"), str) or not isinstance(
-                req.get("config"), bytes) or not isinstance(req.get("config_path"), str):
-            return {"key": req.get("key"), "refused": "a malformed request"}
         if process_key(req["config"], req["config_path"], self.code) != req["key"]:
-            return {"key": req["key"], "refused": "the planner runs other pyrt code or sees another host "
-                    "(restart it: pyrt planner --stop; pyrt planner --detach)"}
-        try:
-            proc, warnings = build_process(req["config"], req["config_path"])
-        except PyrtError as exc:
-            return {"key": req["key"], "error": ["", str(exc)]}
-        return {"key": req["key"], "process": proc, "warnings": warnings}
+            return {"refused": STALE}
+        proc, warnings = build_process(req["config"], req["config_path"])
+        return {"process": proc, "warnings": warnings}
 
     def handle(self, conn: socket.socket) -> None:
         try:

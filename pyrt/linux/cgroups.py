@@ -226,7 +226,7 @@ def apply(leaves: list[str], res: dict[str, Any]) -> None:
             raise SetupError("linux.resources.hugepageLimits", f"no {size} huge pages on this host ({path})")
         _write(path, str(limit))
     for key, value in (res.get("unified") or {}).items():
-        v2 = [leaf for leaf in leaves if _version_of(leaf) == 2]
+        v2 = [leaf for leaf, version in with_versions(leaves) if version == 2]
         if not v2:
             raise SetupError(f"linux.resources.unified.{key}", "no cgroup2 hierarchy on this host")
         path = os.path.join(v2[0], key)
@@ -236,7 +236,7 @@ def apply(leaves: list[str], res: dict[str, Any]) -> None:
     if res.get("devices"):
         found = _find(leaves, "devices", "devices.allow", "") if _has_v1("devices") else None
         if found is None:  # cgroup2: the allow-list becomes an eBPF program on the container's cgroup
-            v2 = [leaf for leaf in leaves if _version_of(leaf) == 2]
+            v2 = [leaf for leaf, version in with_versions(leaves) if version == 2]
             if not v2:
                 raise SetupError("linux.resources.devices", "no devices cgroup and no cgroup2 on this host")
             from pyrt.linux import devicefilter
@@ -280,13 +280,6 @@ def _swap_max(leaves: list[str], limit: int | None, swap: int) -> None:
         raise SetupError("linux.resources.memory.swap", "on cgroup2 swap needs a memory limit not above it "
                          "(memory.swap.max is swap - limit)")
     _write(path, str(swap - limit))
-
-
-def _version_of(leaf: str) -> int:
-    for h in hierarchies():
-        if leaf.startswith(h["mount"] + "/"):
-            return int(h["version"])
-    return 0
 
 
 def with_versions(leaves: list[str]) -> list[tuple[str, int]]:

@@ -228,7 +228,7 @@ def init(plan: dict[str, Any], sock: _socket.socket, fifo_fd: int) -> NoReturn:
     """B: build the container, report ready, wait for start, exec."""
     step = "init"
     proc = plan["process"]
-    in_userns = "user" in plan["new_ns"] or any(j[0] == "user" for j in plan["join_ns"])
+    in_userns = C.in_ns(plan, "user")
     try:
         _prctl.prctl(_prctl.PR_SET_DUMPABLE, 0)  # nothing in the container may open this process through /proc
         os.setsid()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from pyrt.constants import CLONE_NEWUSER
+from pyrt.constants import CLONE_NEWUSER, in_ns
 from pyrt.errors import InitError, ProtocolError, SetupError
 from pyrt.linux import cgroups
 from pyrt.process import sync
@@ -50,9 +50,8 @@ def spawn(plan: dict[str, Any], fifo_path: str, leaves: list[str],
     child_sock = _socket.socket(fileno=_high_fd(child_sock.detach(), floor))
     fifo_fd = _high_fd(os.open(fifo_path, os.O_RDWR | os.O_CLOEXEC), floor)
     init_pid = 0
-    userns = bool(plan["clone_flags"] & CLONE_NEWUSER) or any(j[0] == "user" for j in plan["join_ns"])
     born_in = _cgroup_birth(plan, [(h["dir"], h["version"]) for h in plan.get("cgroup_leaves") or []], floor,
-                            userns)
+                            in_ns(plan, "user"))
     mid = os.fork()
     if mid == 0:
         parent_sock.close()

@@ -143,8 +143,8 @@ class Recorder:
         except BaseException as exc:  # noqa: BLE001 - reported by finish()
             self.error = f"{type(exc).__name__}: {exc}"
 
-    def finish(self, timeout: float = 5.0) -> Observed:
-        """Wait for the last process to leave the filter (or timeout), stop, and name what was seen."""
+    def _stop(self, timeout: float) -> None:
+        """Wait for the last process to leave the filter (or timeout), then stop answering."""
         if self._thread is not None:
             self._thread.join(timeout)
             if self._thread.is_alive():
@@ -154,6 +154,10 @@ class Recorder:
             if fd >= 0:
                 os.close(fd)
         self._fd = self._stop_r = self._stop_w = -1
+
+    def finish(self, timeout: float = 5.0) -> Observed:
+        """Stop once the container is gone, and name what was seen."""
+        self._stop(timeout)
         if self.error is not None:
             raise SetupError("--seccomp-record", f"the recorder failed: {self.error}")
         return self.observed()
@@ -175,7 +179,4 @@ class Recorder:
 
     def close(self) -> None:
         """Stop without naming anything (the run failed)."""
-        try:
-            self.finish(timeout=0)
-        except SetupError:
-            pass
+        self._stop(timeout=0)
