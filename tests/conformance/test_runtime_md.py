@@ -55,7 +55,11 @@ def test_RT_2_3_4_5_6_7_8_state(rt: Runtime, tmp_path: Path) -> None:
     assert st["bundle"] == str(bundle)  # absolute, though given relative
     assert os.readlink(f"/proc/{st['pid']}/ns/pid") != os.readlink("/proc/self/ns/pid")
     rt("start", cid, check=True)
-    assert Path(f"/proc/{st['pid']}/cmdline").read_bytes().split(b"\0")[:2] == [b"sleep", b"30"]
+    cmdline = Path(f"/proc/{st['pid']}/cmdline")
+    deadline = time.monotonic() + 5  # start returns once init is released; its execve may still be under way
+    while cmdline.read_bytes().split(b"\0")[:2] != [b"sleep", b"30"] and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert cmdline.read_bytes().split(b"\0")[:2] == [b"sleep", b"30"]
     rt("delete", "--force", cid, check=True)
 
 
