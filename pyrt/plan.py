@@ -303,5 +303,28 @@ def _cgroup(spec: Spec, devices: list[dict[str, Any]]) -> dict[str, Any]:
         "settings": dict(res.settings),
         "hugepages": [list(h) for h in res.hugepages],
         "unified": dict(res.unified),
-        "devices": rules,
+        "devices": _without_repeats(rules),
     }
+
+
+def _without_repeats(rules: list[list[Any]]) -> list[list[Any]]:
+    """Drop an allow rule already given when no deny since could have taken it back: allowing the
+    same devices twice changes nothing, and each rule is a write (v1) or an instruction (cgroup2)."""
+    out: list[list[Any]] = []
+    standing: list[list[Any]] = []
+    for rule in rules:
+        if not rule[0]:
+            standing = [r for r in standing if not _overlap(r, rule)]
+        elif rule in standing:
+            continue
+        else:
+            standing.append(rule)
+        out.append(rule)
+    return out
+
+
+def _overlap(a: list[Any], b: list[Any]) -> bool:
+    """Two device rules [allow, type, major, minor, access] can name the same device and access."""
+    return ((a[1] == b[1] or "a" in (a[1], b[1]))
+            and (a[2] == b[2] or -1 in (a[2], b[2])) and (a[3] == b[3] or -1 in (a[3], b[3]))
+            and bool(set(a[4]) & set(b[4])))

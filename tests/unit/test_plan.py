@@ -97,3 +97,17 @@ def test_every_runc_mount_option_is_known() -> None:
     start = text.index('"mountOptions": [')
     names = json.loads(text[start + len('"mountOptions": '):text.index("]", start) + 1])
     assert set(names) <= set(mountopts.all_options())
+
+
+def test_device_rules_given_twice_are_written_once_unless_a_deny_came_between() -> None:
+    cfg = busybox_config()
+    cfg["linux"]["resources"] = {"devices": [
+        {"allow": False, "access": "rwm"},
+        {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rwm"},  # again in runc's defaults
+        {"allow": False, "type": "c", "major": 1, "minor": 5, "access": "rwm"},  # taken back: stays
+    ]}
+    rules = plan_of(cfg)[0]["cgroup"]["devices"]
+    assert rules[:3] == [[False, "a", -1, -1, "rwm"], [True, "c", 1, 3, "rwm"], [False, "c", 1, 5, "rwm"]]
+    assert rules.count([True, "c", 1, 3, "rwm"]) == 1  # the default's copy adds nothing
+    assert rules.count([True, "c", 1, 5, "rwm"]) == 1  # re-allowed after the deny: kept
+    assert [True, "c", 136, -1, "rwm"] in rules
