@@ -9,11 +9,11 @@ any is.
 
 from __future__ import annotations
 
-import ctypes
 import os
 from typing import Any
 
 from pyrt.errors import SetupError
+from pyrt.linux import sys as S
 
 # eBPF opcodes (linux/bpf.h, linux/bpf_common.h)
 _LDX_W = 0x61  # BPF_LDX | BPF_MEM | BPF_W
@@ -21,6 +21,7 @@ _ALU32_AND_K, _ALU32_RSH_K, _ALU32_MOV_K, _ALU32_MOV_X = 0x54, 0x74, 0xB4, 0xBC
 _JEQ_K, _JNE_K, _JMP_EXIT = 0x15, 0x55, 0x95
 _TYPES = {"b": 1, "c": 2}  # BPF_DEVCG_DEV_BLOCK, BPF_DEVCG_DEV_CHAR
 _ACCESS = {"m": 1, "r": 2, "w": 4}  # BPF_DEVCG_ACC_MKNOD, READ, WRITE
+BPF_PROG_TYPE_CGROUP_DEVICE, BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI = 15, 6, 2
 
 
 def _insn(code: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0) -> bytes:
@@ -70,41 +71,19 @@ def program(rules: list[list[Any]]) -> bytes:
     return b"".join(head) + b"".join(blocks) + default
 
 
-class _LoadAttr(ctypes.Structure):
-    _fields_ = [("prog_type", ctypes.c_uint32), ("insn_cnt", ctypes.c_uint32), ("insns", ctypes.c_uint64),
-                ("license", ctypes.c_uint64), ("log_level", ctypes.c_uint32), ("log_size", ctypes.c_uint32),
-                ("log_buf", ctypes.c_uint64), ("kern_version", ctypes.c_uint32), ("prog_flags", ctypes.c_uint32),
-                ("prog_name", ctypes.c_char * 16), ("prog_ifindex", ctypes.c_uint32),
-                ("expected_attach_type", ctypes.c_uint32)]
-
-
-class _AttachAttr(ctypes.Structure):
-    _fields_ = [("target_fd", ctypes.c_uint32), ("attach_bpf_fd", ctypes.c_uint32),
-                ("attach_type", ctypes.c_uint32), ("attach_flags", ctypes.c_uint32)]
-
-
 def attach(cgroup_dir: str, rules: list[list[Any]]) -> None:
     """Load the program and attach it to the cgroup2 directory (it stays as long as the cgroup)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.syscall.restype = ctypes.c_long
     code = program(rules)
-    buf = ctypes.create_string_buffer(code, len(code))
-    lic = ctypes.create_string_buffer(b"GPL")
-    log = ctypes.create_string_buffer(65536)
-    attr = _LoadAttr(15, len(code) // 8, ctypes.addressof(buf), ctypes.addressof(lic), 1, len(log),
-                     ctypes.addressof(log), 0, 0, b"pyrt_devices", 0, 6)  # CGROUP_DEVICE, BPF_CGROUP_DEVICE
-    prog = libc.syscall(321, 5, ctypes.byref(attr), ctypes.sizeof(attr))  # bpf(BPF_PROG_LOAD)
-    if prog < 0:
-        err = ctypes.get_errno()
-        raise SetupError("linux.resources.devices", f"loading the device program: {os.strerror(err)}: "
-                         f"{log.value.decode(errors='replace').strip()[-200:]}")
+    try:
+        prog = S.bpf_prog_load(BPF_PROG_TYPE_CGROUP_DEVICE, code, BPF_CGROUP_DEVICE, "pyrt_devices")
+    except OSError as exc:
+        raise SetupError("linux.resources.devices", f"loading the device program: {exc.strerror}") from None
     cg = os.open(cgroup_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        at = _AttachAttr(cg, prog, 6, 2)  # BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI
-        if libc.syscall(321, 8, ctypes.byref(at), ctypes.sizeof(at)) < 0:  # BPF_PROG_ATTACH
-            err = ctypes.get_errno()
-            raise SetupError("linux.resources.devices", f"attaching the device program to {cgroup_dir}: "
-                             f"{os.strerror(err)}")
+        S.bpf_prog_attach(cg, prog, BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI)
+    except OSError as exc:
+        raise SetupError("linux.resources.devices", f"attaching the device program to {cgroup_dir}: "
+                         f"{exc.strerror}") from None
     finally:
         os.close(cg)
         os.close(prog)

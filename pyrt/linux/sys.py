@@ -1,33 +1,33 @@
-"""The syscall layer: the only module that calls libc through ctypes.
+"""The syscall layer: the only module that calls libc (through pyrt.linux.ffi).
 
 Everything here raises ``OSError`` with the errno the kernel gave, so callers can
 wrap it with what they were doing and on which path.  libc is reached through
-``CDLL(None)`` (the symbols already loaded into the interpreter), never through
+dlopen(NULL) (the symbols already loaded into the interpreter), never through
 ``ctypes.util``, which would spawn ``ldconfig`` and cost milliseconds.
 """
 
 from __future__ import annotations
 
-import ctypes
 import os
 
 from pyrt import constants as C
+from pyrt.linux import ffi
 
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.syscall.restype = ctypes.c_long
-_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
-_libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
-_libc.unshare.argtypes = [ctypes.c_int]
-_libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
-_libc.sethostname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
-_libc.setdomainname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
-_libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
-
+_syscall = ffi.libc("syscall", ffi.c_long)
+_mount = ffi.libc("mount", argtypes=[ffi.c_char_p, ffi.c_char_p, ffi.c_char_p, ffi.c_ulong, ffi.c_char_p])
+_umount2 = ffi.libc("umount2", argtypes=[ffi.c_char_p, ffi.c_int])
+_unshare = ffi.libc("unshare", argtypes=[ffi.c_int])
+_setns = ffi.libc("setns", argtypes=[ffi.c_int, ffi.c_int])
+_sethostname = ffi.libc("sethostname", argtypes=[ffi.c_char_p, ffi.c_size_t])
+_setdomainname = ffi.libc("setdomainname", argtypes=[ffi.c_char_p, ffi.c_size_t])
+_prctl = ffi.libc("prctl", argtypes=[ffi.c_int, ffi.c_ulong, ffi.c_ulong, ffi.c_ulong, ffi.c_ulong])
+_fstatfs = ffi.libc("fstatfs")
+_pthread_self = ffi.libc("pthread_self", ffi.c_void_p)
 
 
 def _check(ret: int) -> int:
     if ret < 0:
-        err = ctypes.get_errno()
+        err = ffi.get_errno()
         raise OSError(err, os.strerror(err))
     return ret
 
@@ -37,106 +37,106 @@ def _b(s: str | None) -> bytes | None:
 
 
 def unshare(flags: int) -> None:
-    _check(_libc.unshare(flags))
+    _check(_unshare(flags))
 
 
 def setns(fd: int, nstype: int) -> None:
-    _check(_libc.setns(fd, nstype))
+    _check(_setns(fd, nstype))
 
 
 def mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None) -> None:
-    ret = _libc.mount(_b(source), _b(target), _b(fstype), flags, _b(data) if data else None)
+    ret = _mount(_b(source), _b(target), _b(fstype), flags, _b(data) if data else None)
     if ret < 0:
-        err = ctypes.get_errno()
+        err = ffi.get_errno()
         raise OSError(err, os.strerror(err), target)
 
 
 def umount2(target: str, flags: int) -> None:
-    ret = _libc.umount2(_b(target), flags)
+    ret = _umount2(_b(target), flags)
     if ret < 0:
-        err = ctypes.get_errno()
+        err = ffi.get_errno()
         raise OSError(err, os.strerror(err), target)
 
 
 def pivot_root(new_root: str, put_old: str) -> None:
-    _check(_libc.syscall(C.SYS_PIVOT_ROOT, _b(new_root), _b(put_old)))
+    _check(_syscall(C.SYS_PIVOT_ROOT, _b(new_root), _b(put_old)))
 
 
 def sethostname(name: str) -> None:
     raw = name.encode()
-    _check(_libc.sethostname(raw, len(raw)))
+    _check(_sethostname(raw, len(raw)))
 
 
 def setdomainname(name: str) -> None:
     raw = name.encode()
-    _check(_libc.setdomainname(raw, len(raw)))
+    _check(_setdomainname(raw, len(raw)))
 
 
 def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
-    return _check(_libc.prctl(option, arg2, arg3, arg4, arg5))
+    return _check(_prctl(option, arg2, arg3, arg4, arg5))
 
 
 def join_session_keyring(name: str) -> None:
-    _check(_libc.syscall(C.SYS_KEYCTL, C.KEYCTL_JOIN_SESSION_KEYRING, _b(name)))
+    _check(_syscall(C.SYS_KEYCTL, C.KEYCTL_JOIN_SESSION_KEYRING, _b(name)))
 
 
-class _OpenHow(ctypes.Structure):
-    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
+class _OpenHow(ffi.Structure):
+    _fields_ = [("flags", ffi.c_uint64), ("mode", ffi.c_uint64), ("resolve", ffi.c_uint64)]
 
 
 def openat2(dirfd: int, path: str, flags: int, resolve: int, mode: int = 0) -> int:
     how = _OpenHow(flags, mode, resolve)
-    ret = _libc.syscall(C.SYS_OPENAT2, dirfd, _b(path), ctypes.byref(how), ctypes.sizeof(how))
+    ret = _syscall(C.SYS_OPENAT2, dirfd, _b(path), ffi.byref(how), ffi.sizeof(how))
     if ret < 0:
-        err = ctypes.get_errno()
+        err = ffi.get_errno()
         raise OSError(err, os.strerror(err), path)
     return int(ret)
 
 
-class _MountAttr(ctypes.Structure):
+class _MountAttr(ffi.Structure):
     _fields_ = [
-        ("attr_set", ctypes.c_uint64),
-        ("attr_clr", ctypes.c_uint64),
-        ("propagation", ctypes.c_uint64),
-        ("userns_fd", ctypes.c_uint64),
+        ("attr_set", ffi.c_uint64),
+        ("attr_clr", ffi.c_uint64),
+        ("propagation", ffi.c_uint64),
+        ("userns_fd", ffi.c_uint64),
     ]
 
 
 def mount_setattr(fd: int, attr_set: int, attr_clr: int, recursive: bool = True, userns_fd: int = 0) -> None:
     attr = _MountAttr(attr_set, attr_clr, 0, userns_fd)
     flags = C.AT_EMPTY_PATH | (C.AT_RECURSIVE if recursive else 0)
-    _check(_libc.syscall(C.SYS_MOUNT_SETATTR, fd, b"", flags, ctypes.byref(attr), ctypes.sizeof(attr)))
+    _check(_syscall(C.SYS_MOUNT_SETATTR, fd, b"", flags, ffi.byref(attr), ffi.sizeof(attr)))
 
 
-class _StatFs(ctypes.Structure):
+class _StatFs(ffi.Structure):
     _fields_ = [
-        ("f_type", ctypes.c_long),
-        ("f_bsize", ctypes.c_long),
-        ("f_blocks", ctypes.c_ulong),
-        ("f_bfree", ctypes.c_ulong),
-        ("f_bavail", ctypes.c_ulong),
-        ("f_files", ctypes.c_ulong),
-        ("f_ffree", ctypes.c_ulong),
-        ("f_fsid", ctypes.c_int * 2),
-        ("f_namelen", ctypes.c_long),
-        ("f_frsize", ctypes.c_long),
-        ("f_flags", ctypes.c_long),
-        ("f_spare", ctypes.c_long * 4),
+        ("f_type", ffi.c_long),
+        ("f_bsize", ffi.c_long),
+        ("f_blocks", ffi.c_ulong),
+        ("f_bfree", ffi.c_ulong),
+        ("f_bavail", ffi.c_ulong),
+        ("f_files", ffi.c_ulong),
+        ("f_ffree", ffi.c_ulong),
+        ("f_fsid", ffi.c_int * 2),
+        ("f_namelen", ffi.c_long),
+        ("f_frsize", ffi.c_long),
+        ("f_flags", ffi.c_long),
+        ("f_spare", ffi.c_long * 4),
     ]
 
 
 def fstatfs_type(fd: int) -> int:
     buf = _StatFs()
-    _check(_libc.fstatfs(fd, ctypes.byref(buf)))
+    _check(_fstatfs(fd, ffi.byref(buf)))
     return int(buf.f_type) & 0xFFFFFFFF
 
 
-class _CapHeader(ctypes.Structure):
-    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+class _CapHeader(ffi.Structure):
+    _fields_ = [("version", ffi.c_uint32), ("pid", ffi.c_int)]
 
 
-class _CapData(ctypes.Structure):
-    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+class _CapData(ffi.Structure):
+    _fields_ = [("effective", ffi.c_uint32), ("permitted", ffi.c_uint32), ("inheritable", ffi.c_uint32)]
 
 
 def capset(effective: int, permitted: int, inheritable: int) -> None:
@@ -148,24 +148,24 @@ def capset(effective: int, permitted: int, inheritable: int) -> None:
         data[i].effective = (effective >> shift) & 0xFFFFFFFF
         data[i].permitted = (permitted >> shift) & 0xFFFFFFFF
         data[i].inheritable = (inheritable >> shift) & 0xFFFFFFFF
-    _check(_libc.syscall(C.SYS_CAPSET, ctypes.byref(header), data))
+    _check(_syscall(C.SYS_CAPSET, ffi.byref(header), data))
 
 
-class _SockFprog(ctypes.Structure):
-    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+class _SockFprog(ffi.Structure):
+    _fields_ = [("len", ffi.c_ushort), ("filter", ffi.c_void_p)]
 
 
 def seccomp_load_bpf(program: bytes, flags: int) -> int:
     """Install a classic-BPF seccomp filter (8 bytes per instruction) with seccomp(2)."""
-    buf = ctypes.create_string_buffer(program, len(program))
-    prog = _SockFprog(len(program) // 8, ctypes.cast(buf, ctypes.c_void_p))
-    ret = _libc.syscall(C.SYS_SECCOMP, C.SECCOMP_SET_MODE_FILTER, flags, ctypes.byref(prog))
+    buf = ffi.buffer(program)
+    prog = _SockFprog(len(program) // 8, ffi.addressof(buf))
+    ret = _syscall(C.SYS_SECCOMP, C.SECCOMP_SET_MODE_FILTER, flags, ffi.byref(prog))
     return int(_check(ret))
 
 
 def close_range(first: int, last: int) -> None:
     """Close fds first..last (close_range(2); os.closerange where the kernel lacks it)."""
-    if _libc.syscall(436, first, last, 0) != 0:
+    if _syscall(436, first, last, 0) != 0:
         os.closerange(first, min(last, 65536) + 1)
 
 
@@ -186,41 +186,72 @@ def loopback_up() -> None:
 
 def pidfd_getfd(pid: int, fd: int) -> int:
     """A copy of another process's fd (pidfd_open + pidfd_getfd; needs ptrace rights over it)."""
-    pidfd = _check(_libc.syscall(434, pid, 0))
+    pidfd = _check(_syscall(434, pid, 0))
     try:
-        return int(_check(_libc.syscall(438, pidfd, fd, 0)))
+        return int(_check(_syscall(438, pidfd, fd, 0)))
     finally:
         os.close(pidfd)
 
 
-class _SchedAttr(ctypes.Structure):
-    _fields_ = [("size", ctypes.c_uint32), ("sched_policy", ctypes.c_uint32), ("sched_flags", ctypes.c_uint64),
-                ("sched_nice", ctypes.c_int32), ("sched_priority", ctypes.c_uint32),
-                ("sched_runtime", ctypes.c_uint64), ("sched_deadline", ctypes.c_uint64),
-                ("sched_period", ctypes.c_uint64)]
+class _SchedAttr(ffi.Structure):
+    _fields_ = [("size", ffi.c_uint32), ("sched_policy", ffi.c_uint32), ("sched_flags", ffi.c_uint64),
+                ("sched_nice", ffi.c_int32), ("sched_priority", ffi.c_uint32),
+                ("sched_runtime", ffi.c_uint64), ("sched_deadline", ffi.c_uint64),
+                ("sched_period", ffi.c_uint64)]
 
 
 def sched_setattr(policy: int, flags: int, nice: int, priority: int, runtime: int, deadline: int,
                   period: int) -> None:
-    attr = _SchedAttr(ctypes.sizeof(_SchedAttr), policy, flags, nice, priority, runtime, deadline, period)
-    _check(_libc.syscall(314, 0, ctypes.byref(attr), 0))
+    attr = _SchedAttr(ffi.sizeof(_SchedAttr), policy, flags, nice, priority, runtime, deadline, period)
+    _check(_syscall(314, 0, ffi.byref(attr), 0))
 
 
 def ioprio_set(value: int) -> None:
-    _check(_libc.syscall(251, 1, 0, value))  # IOPRIO_WHO_PROCESS, this process
+    _check(_syscall(251, 1, 0, value))  # IOPRIO_WHO_PROCESS, this process
 
 
 def personality(persona: int) -> None:
-    _check(_libc.syscall(135, persona))
+    _check(_syscall(135, persona))
 
 
 def set_mempolicy(mode: int, nodes: list[int]) -> None:
     maxnode = (max(nodes) + 1) if nodes else 0
     words = (maxnode + 63) // 64 or 1
-    mask = (ctypes.c_ulong * words)()
+    mask = (ffi.c_ulong * words)()
     for node in nodes:
         mask[node // 64] |= 1 << (node % 64)
-    _check(_libc.syscall(238, mode, mask if nodes else None, maxnode + 1 if nodes else 0))
+    _check(_syscall(238, mode, mask if nodes else None, maxnode + 1 if nodes else 0))
+
+
+class _BpfProgLoad(ffi.Structure):
+    _fields_ = [("prog_type", ffi.c_uint32), ("insn_cnt", ffi.c_uint32), ("insns", ffi.c_uint64),
+                ("license", ffi.c_uint64), ("log_level", ffi.c_uint32), ("log_size", ffi.c_uint32),
+                ("log_buf", ffi.c_uint64), ("kern_version", ffi.c_uint32), ("prog_flags", ffi.c_uint32),
+                ("prog_name", ffi.c_char * 16), ("prog_ifindex", ffi.c_uint32),
+                ("expected_attach_type", ffi.c_uint32)]
+
+
+class _BpfProgAttach(ffi.Structure):
+    _fields_ = [("target_fd", ffi.c_uint32), ("attach_bpf_fd", ffi.c_uint32),
+                ("attach_type", ffi.c_uint32), ("attach_flags", ffi.c_uint32)]
+
+
+def bpf_prog_load(prog_type: int, code: bytes, expected_attach_type: int, name: str) -> int:
+    """Load an eBPF program (GPL); the verifier's last lines join strerror when it refuses."""
+    insns, lic, log = ffi.buffer(code), ffi.buffer(b"GPL\0"), ffi.buffer(bytes(65536))
+    attr = _BpfProgLoad(prog_type, len(code) // 8, ffi.addressof(insns), ffi.addressof(lic), 1, len(log),
+                        ffi.addressof(log), 0, 0, name.encode()[:15], 0, expected_attach_type)
+    ret = _syscall(321, 5, ffi.byref(attr), ffi.sizeof(attr))  # bpf(BPF_PROG_LOAD)
+    if ret < 0:
+        err = ffi.get_errno()
+        said = bytes(log).split(b"\0", 1)[0].decode(errors="replace").strip()[-200:]
+        raise OSError(err, f"{os.strerror(err)}: {said}" if said else os.strerror(err))
+    return int(ret)
+
+
+def bpf_prog_attach(target_fd: int, prog_fd: int, attach_type: int, flags: int) -> None:
+    attr = _BpfProgAttach(target_fd, prog_fd, attach_type, flags)
+    _check(_syscall(321, 8, ffi.byref(attr), ffi.sizeof(attr)))  # bpf(BPF_PROG_ATTACH)
 
 
 OPEN_TREE_CLONE, AT_RECURSIVE_FLAG = 1, 0x8000
@@ -231,26 +262,25 @@ MOUNT_ATTR_IDMAP = 0x00100000
 def open_tree_clone(path: str, recursive: bool) -> int:
     """A detached copy of the mount tree at path (open_tree(2) with OPEN_TREE_CLONE)."""
     flags = OPEN_TREE_CLONE | os.O_CLOEXEC | (AT_RECURSIVE_FLAG if recursive else 0)
-    ret = _libc.syscall(428, -100, _b(path), flags)
+    ret = _syscall(428, -100, _b(path), flags)
     if ret < 0:
-        err = ctypes.get_errno()
+        err = ffi.get_errno()
         raise OSError(err, os.strerror(err), path)
     return int(ret)
 
 
 def move_mount_fd(tree_fd: int, target_fd: int) -> None:
     """Attach a detached tree onto the directory or file target_fd refers to (move_mount(2))."""
-    _check(_libc.syscall(429, tree_fd, b"", target_fd, b"", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH))
+    _check(_syscall(429, tree_fd, b"", target_fd, b"", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH))
 
 
-class _CloneArgs(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_uint64) for name in (
+class _CloneArgs(ffi.Structure):
+    _fields_ = [(name, ffi.c_uint64) for name in (
         "flags", "pidfd", "child_tid", "parent_tid", "exit_signal", "stack", "stack_size", "tls", "set_tid",
         "set_tid_size", "cgroup")]
 
 
 CLONE_CHILD_SETTID, CLONE_INTO_CGROUP, SIGCHLD = 0x01000000, 0x200000000, 17
-_libc.pthread_self.restype = ctypes.c_void_p
 _tid_slot: list[int | None] = []
 
 
@@ -259,9 +289,9 @@ def _cached_tid_address() -> int | None:
     so must a raw clone3, or raise() and pthread_kill() in the child would aim at the parent.  Found by
     looking for the one int in the first 1 KiB of struct pthread that equals gettid(); None if not one."""
     if not _tid_slot:
-        me = int(_libc.pthread_self())
-        tid = int(_libc.syscall(186))  # gettid
-        hits = [off for off in range(0, 1024, 4) if ctypes.c_int.from_address(me + off).value == tid]
+        me = int(_pthread_self())
+        tid = int(_syscall(186))  # gettid
+        hits = [off for off in range(0, 1024, 4) if ffi.c_int.from_address(me + off).value == tid]
         _tid_slot.append(me + hits[0] if len(hits) == 1 else None)
     return _tid_slot[0]
 
@@ -287,14 +317,15 @@ def fork_into_cgroup(cgroup_fd: int) -> int:
         raise OSError(95, "cannot locate glibc's cached thread id")  # EOPNOTSUPP
     args = _CloneArgs(flags=CLONE_INTO_CGROUP | CLONE_CHILD_SETTID, child_tid=slot, exit_signal=SIGCHLD,
                       cgroup=cgroup_fd)
-    api = ctypes.pythonapi
-    api.PyOS_BeforeFork()
-    pid = int(_libc.syscall(435, ctypes.byref(args), ctypes.c_size_t(ctypes.sizeof(args))))  # clone3
+    before, after_child, after_parent = (ffi.python_api(name) for name in (
+        "PyOS_BeforeFork", "PyOS_AfterFork_Child", "PyOS_AfterFork_Parent"))
+    before()
+    pid = int(_syscall(435, ffi.byref(args), ffi.c_size_t(ffi.sizeof(args))))  # clone3
     if pid == 0:
-        api.PyOS_AfterFork_Child()
+        after_child()
         return 0
-    err = ctypes.get_errno()
-    api.PyOS_AfterFork_Parent()
+    err = ffi.get_errno()
+    after_parent()
     if pid < 0:
         raise OSError(err, os.strerror(err))
     return pid
