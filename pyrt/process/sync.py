@@ -80,8 +80,15 @@ def send_fd(sock: _socket.socket, kind: str, fd: int, **fields: Any) -> None:
 
 
 def recv(sock: _socket.socket) -> dict[str, Any] | None:
-    """The next message, or None at EOF; file descriptors that came with it are in msg["fds"]."""
-    raw, ancillary, _flags, _addr = sock.recvmsg(MAX, _socket.CMSG_SPACE(4 * 4))
+    """The next message, or None at EOF; file descriptors that came with it are in msg["fds"].
+
+    A peer that exits with one of our messages unread (init failing before it reads "joined") resets
+    the connection, and the kernel reports ECONNRESET on our next receive even while what the peer
+    sent before exiting (its error report) is still queued: that report is what the caller needs."""
+    try:
+        raw, ancillary, _flags, _addr = sock.recvmsg(MAX, _socket.CMSG_SPACE(4 * 4))
+    except ConnectionResetError:  # reported once; then the queue, then EOF
+        raw, ancillary, _flags, _addr = sock.recvmsg(MAX, _socket.CMSG_SPACE(4 * 4))
     fds = [int.from_bytes(data[i:i + 4], "little") for level, kind, data in ancillary
            if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS for i in range(0, len(data) - 3, 4)]
     if not raw:
