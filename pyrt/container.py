@@ -102,20 +102,23 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
         "cgroup_leaves": [], "cgroup_created": [], "cgroup_default": default_cgroup,
         "hooks": sorted(plan["hooks"]),
     }
+    launch = None
     try:
         store.write(cid, record)
         faults.point("state")
         os.mkfifo(store.fifo(cid), 0o622)
         faults.point("fifo")
-        leaf_info, created = cgroups.create(plan["cgroup"]["path"])
-        record["cgroup_leaves"] = [h["dir"] for h in leaf_info]
+        plan["cgroup_leaves"] = cgroups.leaf_dirs(plan["cgroup"]["path"])  # init binds them into its /sys
+        launch = parent.begin(plan, store.fifo(cid))  # its namespaces, while the cgroups are made here
+        record["cgroup_leaves"] = [h["dir"] for h in plan["cgroup_leaves"]]
+        created = cgroups.create(plan["cgroup_leaves"])
         record["cgroup_created"] = created
         store.write(cid, record)
-        plan["cgroup_leaves"] = leaf_info
         cgroups.apply(record["cgroup_leaves"], plan["cgroup"])
         faults.point("cgroups")
-        pid, start_time, master = parent.spawn(plan, store.fifo(cid), record["cgroup_leaves"], console_socket,
-                                               recorder, attachment)
+        pid, start_time, master = parent.finish(launch, plan, record["cgroup_leaves"], console_socket,
+                                                recorder, attachment)
+        launch = None
         faults.point("spawned")
         record.update(status="created", pid=pid, init_start_time=start_time)
         if attachment is not None:
@@ -128,6 +131,8 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
         if pid_file:
             _write_pid_file(pid_file, pid)
     except BaseException as exc:
+        if launch is not None:  # failed between fork and finish (finish cleans up after itself)
+            launch.abort()
         if pid:
             parent.kill_and_reap(pid)
         own = [leaf for leaf in record["cgroup_leaves"] if leaf in created]  # never a cgroup pyrt did not make

@@ -10,7 +10,7 @@ from __future__ import annotations
 import _signal  # built in: the child may call delay() after it has blocked imports
 import os
 
-STEPS = ("claimed", "state", "fifo", "cgroups", "forked", "joined", "spawned", "recorded")
+STEPS = ("claimed", "state", "fifo", "forked", "cgroups", "joined", "spawned", "recorded")
 
 
 DELAYS = ("late-pid",)  # the intermediate reports the pid it forked only after its child has run

@@ -102,12 +102,11 @@ def _copy_cpuset(parent: str, child: str) -> None:
         _write(dst, value)
 
 
-def create(cgroups_path: str) -> tuple[list[dict[str, Any]], list[str]]:
-    """mkdir -p the container's cgroup everywhere; returns (hierarchies with "dir", dirs pyrt created)."""
-    leaves: list[dict[str, Any]] = []
+def create(leaves: list[dict[str, Any]]) -> list[str]:
+    """mkdir -p the container's cgroup in every hierarchy (leaf_dirs); returns the dirs pyrt created."""
     created: list[str] = []
     try:
-        for h in leaf_dirs(cgroups_path):
+        for h in leaves:
             for _attempt in range(5):  # a shared parent may be removed by another delete meanwhile
                 try:
                     created += _mkdir_chain(h)
@@ -116,14 +115,13 @@ def create(cgroups_path: str) -> tuple[list[dict[str, Any]], list[str]]:
                     continue
             else:
                 raise SetupError("cgroup", f"mkdir {h['dir']}: its parent keeps disappearing")
-            leaves.append(h)
     except OSError as exc:
         remove(created)
         raise SetupError("cgroup", f"mkdir {exc.filename}: {exc.strerror}") from None
     except SetupError:
         remove(created)
         raise
-    return leaves, created
+    return created
 
 
 def _mkdir_chain(h: dict[str, Any]) -> list[str]:

@@ -68,11 +68,10 @@ def _report(sock: _socket.socket, step: str, exc: BaseException) -> NoReturn:
 
 
 def intermediate(plan: dict[str, Any], sock: _socket.socket, fifo_fd: int) -> NoReturn:
-    """A: join and create namespaces, fork init (pid 1 in a new pid namespace), report its pid."""
-    step = "cgroups"
+    """A: join and create namespaces, fork init (pid 1 in a new pid namespace) inside the cgroups,
+    report its pid."""
+    step = "namespaces"
     try:
-        _join_v1_cgroups(plan["cgroup_v1_dirs"])
-        step = "namespaces"
         _prctl.prctl(_prctl.PR_SET_DUMPABLE, 0)  # from here on it is inside the container's namespaces
         block_imports()
         for ns_type, flag, path in plan["join_ns"]:
@@ -96,9 +95,10 @@ def intermediate(plan: dict[str, Any], sock: _socket.socket, fifo_fd: int) -> No
             step = "linux.timeOffsets"  # before any process enters the new time namespace
             with open("/proc/self/timens_offsets", "w") as fh:
                 fh.write(plan["time_offsets"])
-        sync.expect(sock, "joined")  # init must be born inside the container's cgroups
+        step = "cgroups"
+        cgroup_fd = _enter_cgroups(sync.expect(sock, "joined"))  # init must be born inside them
         step = "fork init into its cgroup"
-        pid = _fork(plan)
+        pid = _fork(cgroup_fd)
         if pid == 0:
             init(plan, sock, fifo_fd)
         faults.delay("late-pid")
@@ -108,20 +108,27 @@ def intermediate(plan: dict[str, Any], sock: _socket.socket, fifo_fd: int) -> No
         _report(sock, step, exc)
 
 
-def _join_v1_cgroups(dirs: list[str]) -> None:
-    """Move this process (single-threaded) into v1 cgroups: "0" in `tasks` moves the calling thread
-    only, which takes no global lock and so never waits for a grace period (see parent._cgroup_birth)."""
-    for d in dirs:
-        fd = os.open(os.path.join(d, "tasks"), os.O_WRONLY | os.O_CLOEXEC)
+def _enter_cgroups(joined: dict[str, Any]) -> int | None:
+    """What "joined" carries (parent._put_in_cgroups): the cgroup2 leaf's fd, returned for clone3, and
+    each v1 leaf's `tasks`, where "0" moves this (single-threaded) process.  Without fds the parent has
+    already moved it."""
+    fds = joined.get("fds") or []
+    for fd in fds[1:]:
         try:
             os.write(fd, b"0")
         finally:
             os.close(fd)
+    return fds[0] if fds else None
 
 
-def _fork(target: dict[str, Any]) -> int:
-    """os.fork(), or straight into the cgroup2 leaf when the parent opened it (parent._cgroup_birth)."""
-    return S.fork_into_cgroup(target["cgroup_fd"]) if target["cgroup_fd"] is not None else os.fork()
+def _fork(cgroup_fd: int | None) -> int:
+    """os.fork(), or straight into the cgroup2 leaf cgroup_fd (closed in both processes after)."""
+    if cgroup_fd is None:
+        return os.fork()
+    try:
+        return S.fork_into_cgroup(cgroup_fd)
+    finally:
+        os.close(cgroup_fd)
 
 
 def _load_seccomp(sec: dict[str, Any], sock: _socket.socket) -> None:
@@ -158,7 +165,7 @@ def _terminal(proc: dict[str, Any], sock: _socket.socket) -> str:
             fcntl.ioctl(slave, TIOCSWINSZ, height.to_bytes(2, "little") + width.to_bytes(2, "little") + bytes(4))
         name = os.ttyname(slave)
         os.fchown(slave, proc["uid"], -1)  # the process's user owns its terminal, as with runc
-        sync.send_fd(sock, "console", master, name=name)
+        sync.send(sock, "console", fds=[master], name=name)
     finally:
         os.close(master)
     fcntl.ioctl(slave, TIOCSCTTY, 0)
@@ -382,20 +389,19 @@ class StepError(Exception):
 
 def exec_intermediate(xplan: dict[str, Any], sock: _socket.socket) -> NoReturn:
     """exec's A: join the container's namespaces (fds opened by the parent: user first, mount last),
-    wait until the parent has put us in the container's cgroups, fork the process (in the pid ns)."""
-    step = "cgroups"
+    enter its cgroups when the parent says so, fork the process (in the pid ns) inside them."""
+    step = "join namespaces"
     try:
-        _join_v1_cgroups(xplan["cgroup_v1_dirs"])
-        step = "join namespaces"
         _prctl.prctl(_prctl.PR_SET_DUMPABLE, 0)  # nothing in the container may open this process through /proc
         block_imports()
         for ns_type, flag, fd in xplan["ns"]:
             step = f"join the container's {ns_type} namespace"
             S.setns(fd, flag)
             os.close(fd)
-        sync.expect(sock, "joined")
+        step = "cgroups"
+        cgroup_fd = _enter_cgroups(sync.expect(sock, "joined"))
         step = "fork the process into its cgroup"
-        pid = _fork(xplan)
+        pid = _fork(cgroup_fd)
         if pid == 0:
             exec_process(xplan, sock)
         faults.delay("late-pid")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from pyrt import faults
 from pyrt.constants import CLONE_NEWUSER, in_ns
 from pyrt.errors import InitError, ProtocolError, SetupError
 from pyrt.linux import cgroups
@@ -27,19 +28,22 @@ def _high_fd(fd: int, floor: int) -> int:
     return new
 
 
-def spawn(plan: dict[str, Any], fifo_path: str, leaves: list[str],
-          console_socket: str | None = None, recorder: Any = None,
-          network: Any = None) -> tuple[int, int, int | None]:
-    """Start init and wait until it is ready; returns (pid, start time, pty master or None).
+class Launch:
+    """A forked intermediate (A) at work on the container's namespaces, before init exists."""
 
-    The pty master (process.terminal) goes to console_socket when given; otherwise it is returned,
-    for `run` to proxy the caller's terminal.  A recorder (--seccomp-record) takes init's
-    listener when init announces it, and answers every call from then on.  Once init's namespaces
-    exist, linux.netDevices move in and a CNI network (--network) is attached, while init builds
-    its rootfs.
+    def __init__(self, mid: int, sock: Any) -> None:
+        self.mid, self.sock = mid, sock
 
-    On any failure, every process started here is killed and reaped before raising.
-    """
+    def abort(self) -> None:
+        """A failure before finish(): A dies, is reaped, and the socket closes."""
+        kill_and_reap(self.mid)
+        self.mid = 0
+        self.sock.close()
+
+
+def begin(plan: dict[str, Any], fifo_path: str) -> Launch:
+    """Fork A.  It sets up its namespaces (user first, then the rest) while the caller makes the
+    cgroups, then waits for finish() to put it in them: the two overlap (~1-2 ms on 2 cores)."""
     from pyrt.process import child  # python-prctl and the rootfs steps: only `create` needs them
 
     floor = 3 + plan["preserve_fds"]
@@ -49,33 +53,41 @@ def spawn(plan: dict[str, Any], fifo_path: str, leaves: list[str],
     parent_sock, child_sock = sync.pair()
     child_sock = _socket.socket(fileno=_high_fd(child_sock.detach(), floor))
     fifo_fd = _high_fd(os.open(fifo_path, os.O_RDWR | os.O_CLOEXEC), floor)
-    init_pid = 0
-    born_in = _cgroup_birth(plan, [(h["dir"], h["version"]) for h in plan.get("cgroup_leaves") or []], floor,
-                            in_ns(plan, "user"))
     mid = os.fork()
     if mid == 0:
         parent_sock.close()
         child.intermediate(plan, child_sock, fifo_fd)
     child_sock.close()
     os.close(fifo_fd)
-    for fd in [*idmap_fds, *([born_in] if born_in is not None else [])]:
+    for fd in idmap_fds:
         os.close(fd)
-    plan["cgroup_fd"], plan["cgroup_v1_dirs"] = None, []
-    from pyrt import faults
-
     faults.point("forked")
+    return Launch(mid, parent_sock)
+
+
+def finish(launch: Launch, plan: dict[str, Any], leaves: list[str], console_socket: str | None = None,
+           recorder: Any = None, network: Any = None) -> tuple[int, int, int | None]:
+    """Put A in the cgroups (now made), let it fork init, and wait until init is ready; returns
+    (pid, start time, pty master or None).
+
+    The pty master (process.terminal) goes to console_socket when given; otherwise it is returned,
+    for `run` to proxy the caller's terminal.  A recorder (--seccomp-record) takes init's
+    listener when init announces it, and answers every call from then on.  Once init's namespaces
+    exist, linux.netDevices move in and a CNI network (--network) is attached, while init builds
+    its rootfs.
+
+    On any failure, every process started here is killed and reaped before raising.
+    """
+    parent_sock, mid, init_pid = launch.sock, launch.mid, 0
     try:
-        if born_in is None:
-            cgroups.join(leaves, mid)
-        faults.point("joined")
         if plan["clone_flags"] & CLONE_NEWUSER:
             _expect(parent_sock, "userns")
             _write_maps(mid, plan)
             _send(parent_sock, "mapped")
-        _send(parent_sock, "joined")
+        _put_in_cgroups(parent_sock, cgroups.with_versions(leaves), mid, in_ns(plan, "user"))
         init_pid, early = _pid_of_child(parent_sock, INIT_MESSAGES)
         os.waitpid(mid, 0)
-        mid = 0
+        mid = launch.mid = 0
         if plan["net_devices"]:
             from pyrt.network import devices
 
@@ -112,28 +124,38 @@ def spawn(plan: dict[str, Any], fifo_path: str, leaves: list[str],
         return init_pid, info[1], master
     except BaseException:
         kill_and_reap(init_pid, mid)
+        launch.mid = 0
         raise
     finally:
         parent_sock.close()
 
 
-def _cgroup_birth(plan: dict[str, Any], leaves: list[tuple[str, int]], floor: int, userns: bool) -> int | None:
-    """How init gets into its cgroups without a cgroup.procs write (whose first one waits 9-23 ms here
-    for an RCU grace period): A moves itself into every v1 leaf by writing "0" to `tasks` (moving only
-    the calling thread takes no global lock), and forks init straight into the cgroup2 leaf with
-    clone3(CLONE_INTO_CGROUP).  Returns the cgroup2 directory fd for that, or None: then the parent
-    writes A's pid into every leaf, as before, and A forks init normally: also when A forks from inside
-    a user namespace, whose root may not write the host's cgroup files (clone3 checks that: EACCES)."""
+def _put_in_cgroups(sock: Any, leaves: list[tuple[str, int]], mid: int, userns: bool) -> None:
+    """Send A "joined" once it can be in the cgroups, and so fork init inside them.
+
+    A cgroup.procs write (whose first one waits 9-23 ms here for an RCU grace period) is avoided when
+    the kernel allows: "joined" carries an fd of the cgroup2 leaf, for clone3(CLONE_INTO_CGROUP), and
+    one of each v1 leaf's `tasks`, where A writes "0" (moving only the calling thread takes no global
+    lock).  Otherwise the parent writes A's pid into every leaf first: also when A forks from inside a
+    user namespace, whose root may not write the host's cgroup files (clone3 checks that: EACCES)."""
     from pyrt.linux import sys as S
 
-    plan["cgroup_fd"], plan["cgroup_v1_dirs"] = None, []
     v2 = [d for d, version in leaves if version == 2]
     if userns or len(v2) != 1 or not S.can_clone_into_cgroup() or os.environ.get("PYRT_CLONE_INTO_CGROUP") == "0":
-        return None
-    fd = _high_fd(os.open(v2[0], os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC), floor)
-    plan["cgroup_fd"] = fd
-    plan["cgroup_v1_dirs"] = [d for d, version in leaves if version == 1]
-    return fd
+        cgroups.join([d for d, _version in leaves], mid)
+        faults.point("joined")
+        _send(sock, "joined")
+        return
+    fds: list[int] = []
+    try:
+        fds.append(os.open(v2[0], os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC))
+        fds += [os.open(os.path.join(d, "tasks"), os.O_WRONLY | os.O_CLOEXEC) for d, version in leaves
+                if version == 1]
+        faults.point("joined")
+        _send(sock, "joined", fds=fds)
+    finally:
+        for fd in fds:
+            os.close(fd)
 
 
 def _idmap_fds(plan: dict[str, Any], floor: int) -> list[int]:
@@ -257,7 +279,6 @@ def spawn_exec(xplan: dict[str, Any], init_pid: int, leaves: list[str]) -> tuple
 
     floor = 3 + xplan["preserve_fds"]
     ns_fds: list[tuple[str, int, int]] = []
-    born_in = None
     try:
         for ns_type in NS_ORDER:
             name = NS_PROC_NAMES[ns_type]
@@ -274,20 +295,17 @@ def spawn_exec(xplan: dict[str, Any], init_pid: int, leaves: list[str]) -> tuple
         xplan["ns"] = ns_fds
         parent_sock, child_sock = sync.pair()
         child_sock = _socket.socket(fileno=_high_fd(child_sock.detach(), floor))
-        born_in = _cgroup_birth(xplan, cgroups.with_versions(leaves), floor, xplan["in_userns"])
         mid = os.fork()
         if mid == 0:
             parent_sock.close()
             child.exec_intermediate(xplan, child_sock)
     finally:
-        for fd in [f for _t, _f, f in ns_fds] + ([born_in] if born_in is not None else []):
+        for _t, _f, fd in ns_fds:
             os.close(fd)
     child_sock.close()
     pid = 0
     try:
-        if born_in is None:
-            cgroups.join(leaves, mid)
-        _send(parent_sock, "joined")
+        _put_in_cgroups(parent_sock, cgroups.with_versions(leaves), mid, xplan["in_userns"])
         pid, early = _pid_of_child(parent_sock, ("console", "error"))
         os.waitpid(mid, 0)
         mid = 0

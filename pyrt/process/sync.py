@@ -3,14 +3,14 @@
     pyrt (parent)                  intermediate (A)                    init (B)
     -------------                  ----------------                    --------
     fork A ----------------------> setns(paths), user ns first
-    put A in the cgroups           [new user ns] unshare(NEWUSER)
+    make the cgroups               [new user ns] unshare(NEWUSER)
     (in parallel with A's work)
          <------------------------ {"type": "userns"}
     write uid_map / gid_map
          ------------------------> {"type": "mapped"}
                                    unshare(other namespaces)
-         ------------------------> {"type": "joined"}  (A is in the cgroups)
-                                   fork B ---------------------------> born in the cgroups, pid 1
+         ------------------------> {"type": "joined"} + fds: the cgroup2 leaf, each v1 `tasks`
+                                   "0" into each `tasks`; clone3 ---> born in the cgroups, pid 1
          <------------------------ {"type": "pid", "pid": B}           of a new pid namespace:
                                    _exit(0)                            namespaces, rootfs, pivot,
                                                                        caps, user, cwd, seccomp
@@ -27,9 +27,12 @@
     state "created", pid file, exit                                    blocks on exec.fifo
     (`start` writes one byte to exec.fifo) --------------------------> execve(process.args)
 
-The parent moves A, not B, into the cgroups: the first write to a v1 cgroup.procs
-costs ~4 ms here (the threadgroup rwsem), and this way it overlaps A's namespace
-work, and B is born inside the cgroups (so a new cgroup namespace is rooted there).
+Init is born inside the cgroups (so a new cgroup namespace is rooted there) without a cgroup.procs
+write, whose first one after a quiet spell waits for an RCU grace period (9-23 ms here): A moves its
+own thread into the v1 leaves and forks B with clone3(CLONE_INTO_CGROUP).  Where the kernel cannot
+(before 5.7, or A inside a user namespace) "joined" carries no fds and the parent has written A's
+pid into every leaf first.  `exec` follows the same protocol from "joined" on.
+
 Messages are plain dicts with a "type"; marshal (built in) rather than json, whose
 import pulls in re and enum (~10 ms here).  EOF before "ready" is an init failure.  Every other unexpected message is a
 ProtocolError.  Nothing here imports anything at call time: the child uses it
@@ -49,6 +52,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 MAX = 1 << 16
+MAX_FDS = 32  # "joined" carries one fd per cgroup hierarchy (9-13 on hybrid hosts)
 
 
 def pair() -> tuple[_socket.socket, _socket.socket]:
@@ -56,8 +60,14 @@ def pair() -> tuple[_socket.socket, _socket.socket]:
     return a, b
 
 
-def send(sock: _socket.socket, kind: str, **fields: Any) -> None:
-    sock.send(marshal.dumps({"type": kind, **fields}))
+def send(sock: _socket.socket, kind: str, fds: list[int] | None = None, **fields: Any) -> None:
+    """One message; fds, when given, travel with it (SCM_RIGHTS) and arrive in msg["fds"]."""
+    raw = marshal.dumps({"type": kind, **fields})
+    if fds:
+        sock.sendmsg([raw], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, b"".join(fd.to_bytes(4, "little")
+                                                                                for fd in fds))])
+    else:
+        sock.send(raw)
 
 
 def write_raw(sock_fd: int, kind: str, **fields: Any) -> None:
@@ -73,12 +83,6 @@ def read_raw(fd: int, *kinds: str) -> dict[str, Any]:
     return msg
 
 
-def send_fd(sock: _socket.socket, kind: str, fd: int, **fields: Any) -> None:
-    """A message with one file descriptor attached (SCM_RIGHTS)."""
-    sock.sendmsg([marshal.dumps({"type": kind, **fields})],
-                 [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fd.to_bytes(4, "little"))])
-
-
 def recv(sock: _socket.socket) -> dict[str, Any] | None:
     """The next message, or None at EOF; file descriptors that came with it are in msg["fds"].
 
@@ -86,9 +90,9 @@ def recv(sock: _socket.socket) -> dict[str, Any] | None:
     the connection, and the kernel reports ECONNRESET on our next receive even while what the peer
     sent before exiting (its error report) is still queued: that report is what the caller needs."""
     try:
-        raw, ancillary, _flags, _addr = sock.recvmsg(MAX, _socket.CMSG_SPACE(4 * 4))
+        raw, ancillary, _flags, _addr = sock.recvmsg(MAX, _socket.CMSG_SPACE(4 * MAX_FDS))
     except ConnectionResetError:  # reported once; then the queue, then EOF
-        raw, ancillary, _flags, _addr = sock.recvmsg(MAX, _socket.CMSG_SPACE(4 * 4))
+        raw, ancillary, _flags, _addr = sock.recvmsg(MAX, _socket.CMSG_SPACE(4 * MAX_FDS))
     fds = [int.from_bytes(data[i:i + 4], "little") for level, kind, data in ancillary
            if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS for i in range(0, len(data) - 3, 4)]
     if not raw:

@@ -34,7 +34,8 @@ def fake_v2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def make(root: Path, path: str) -> list[str]:
-    hs, created = cgroups.create(path)
+    hs = cgroups.leaf_dirs(path)
+    created = cgroups.create(hs)
     for d in created:  # what the kernel would offer in a new cgroup
         for name, value in FILES.items():
             if name != "cgroup.controllers":
