@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 
-from pyrt.control import UPDATE_FLAGS
 from pyrt.errors import PyrtError
 from pyrt.log import log
 from pyrt.version import SPEC_VERSION, VERSION, commit
@@ -21,6 +20,16 @@ if TYPE_CHECKING:
     from typing import Any, NoReturn
 
     Flag = tuple[tuple[str, ...], str, str, Any, str]
+
+# runc update's flags: flag -> (group, field, kind); control.update gets the ones given.
+UPDATE_FLAGS: dict[str, tuple[str, str, str]] = {
+    "memory": ("memory", "limit", "bytes"), "memory-reservation": ("memory", "reservation", "bytes"),
+    "memory-swap": ("memory", "swap", "bytes"), "cpu-shares": ("cpu", "shares", "int"),
+    "cpu-quota": ("cpu", "quota", "int"), "cpu-period": ("cpu", "period", "int"),
+    "cpu-rt-period": ("cpu", "realtimePeriod", "int"), "cpu-rt-runtime": ("cpu", "realtimeRuntime", "int"),
+    "cpuset-cpus": ("cpu", "cpus", "str"), "cpuset-mems": ("cpu", "mems", "str"),
+    "pids-limit": ("pids", "limit", "int"), "blkio-weight": ("blockIO", "weight", "int"),
+}
 
 # One table drives both parsers.  A flag: (names, dest, kind, default, help); kind is
 # "bool", "value", "int", "append" (repeatable) or "choice:a,b".  Positionals: (name, required,
@@ -359,8 +368,8 @@ def dispatch(args: Args) -> int:
         elif cmd == "resume":
             control.resume(store, args.id)
         elif cmd == "update":
-            control.update(store, args.id, args.resources,
-                           {flag: getattr(args, flag.replace("-", "_")) for flag in UPDATE_FLAGS})
+            given = {flag: (*where, getattr(args, flag.replace("-", "_"))) for flag, where in UPDATE_FLAGS.items()}
+            control.update(store, args.id, args.resources, {f: v for f, v in given.items() if v[3] is not None})
         elif cmd == "ps":
             sys.stdout.write(control.ps(store, args.id, args.format, args.args or []))
         else:

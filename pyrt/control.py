@@ -63,8 +63,9 @@ def _bytes(text: str, flag: str) -> int:
         raise SpecError(flag, f"expected a size such as 64m or 1073741824, got {text!r}") from None
 
 
-def update(store: st.Store, cid: str, resources: str | None, flags: dict[str, str | None]) -> None:
-    """runc update: --resources FILE|- (LinuxResources JSON; 0 leaves a value unchanged) and/or flags."""
+def update(store: st.Store, cid: str, resources: str | None, flags: dict[str, tuple[str, str, str, str]]) -> None:
+    """runc update: --resources FILE|- (LinuxResources JSON; 0 leaves a value unchanged) and/or flags
+    (the flags given: flag -> (group, field, kind, value), from cli.UPDATE_FLAGS)."""
     from pyrt.jsonread import parse_json_bytes
     from pyrt.linux import cgroups
     from pyrt.spec import parse_resources
@@ -76,10 +77,7 @@ def update(store: st.Store, cid: str, resources: str | None, flags: dict[str, st
         if not isinstance(loaded, dict):
             raise SpecError("--resources", "expected a JSON object (LinuxResources)")
         data = loaded
-    for flag, (group, key, kind) in UPDATE_FLAGS.items():
-        value = flags.get(flag)
-        if value is None:
-            continue
+    for flag, (group, key, kind, value) in flags.items():
         if kind == "bytes":
             parsed: Any = _bytes(value, f"--{flag}")
         elif kind == "int":
@@ -110,17 +108,6 @@ def _read(path: str) -> bytes:
             return fh.read()
     except OSError as exc:
         raise SpecError("--resources", f"{path}: {exc.strerror}") from None
-
-
-# runc update's flags: flag -> (group, field, kind); the CLI builds its options from this table.
-UPDATE_FLAGS: dict[str, tuple[str, str, str]] = {
-    "memory": ("memory", "limit", "bytes"), "memory-reservation": ("memory", "reservation", "bytes"),
-    "memory-swap": ("memory", "swap", "bytes"), "cpu-shares": ("cpu", "shares", "int"),
-    "cpu-quota": ("cpu", "quota", "int"), "cpu-period": ("cpu", "period", "int"),
-    "cpu-rt-period": ("cpu", "realtimePeriod", "int"), "cpu-rt-runtime": ("cpu", "realtimeRuntime", "int"),
-    "cpuset-cpus": ("cpu", "cpus", "str"), "cpuset-mems": ("cpu", "mems", "str"),
-    "pids-limit": ("pids", "limit", "int"), "blkio-weight": ("blockIO", "weight", "int"),
-}
 
 
 def ps(store: st.Store, cid: str, fmt: str, ps_args: list[str]) -> str:
