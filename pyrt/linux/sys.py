@@ -206,6 +206,19 @@ def sched_setattr(policy: int, flags: int, nice: int, priority: int, runtime: in
     _check(_syscall(314, 0, ffi.byref(attr), 0))
 
 
+class _Rlimit(ffi.Structure):
+    _fields_ = [("cur", ffi.c_uint64), ("max", ffi.c_uint64)]
+
+
+RLIM_INFINITY = 2**64 - 1
+
+
+def setrlimit(resource: int, soft: int, hard: int) -> None:
+    """prlimit64(2) on this process (the `resource` module is one more shared object to load)."""
+    limit = _Rlimit(soft, hard)
+    _check(_syscall(302, 0, resource, ffi.byref(limit), None))
+
+
 def ioprio_set(value: int) -> None:
     _check(_syscall(251, 1, 0, value))  # IOPRIO_WHO_PROCESS, this process
 

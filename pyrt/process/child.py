@@ -14,7 +14,6 @@ import _socket
 import errno
 import fcntl
 import os
-import resource
 import stat
 import sys
 
@@ -327,8 +326,8 @@ def _become(proc: dict[str, Any], seccomp: dict[str, Any] | None, sock: _socket.
             os.sched_setaffinity(0, proc["exec_affinity"]["initial"])
         for res, soft, hard, name in proc["rlimits"]:
             step = f"rlimit {name}"
-            inf = resource.RLIM_INFINITY
-            resource.setrlimit(res, (inf if soft >= 2**63 else soft, inf if hard >= 2**63 else hard))
+            inf = S.RLIM_INFINITY
+            S.setrlimit(res, inf if soft >= 2**63 else soft, inf if hard >= 2**63 else hard)
         if proc["no_new_privs"]:
             _prctl.prctl(_prctl.PR_SET_NO_NEW_PRIVS, 1)
         if proc["scheduler"]:  # before the capability drop: real-time policies need CAP_SYS_NICE

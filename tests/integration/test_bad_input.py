@@ -86,6 +86,23 @@ def test_late_failures_inside_init_leave_nothing(rt: Runtime) -> None:
     assert create_error(rt, cfg) == "process.cwd /does/not/exist: No such file or directory"
 
 
+def test_an_rlimit_above_the_callers_hard_limit_fails_create(rt: Runtime) -> None:
+    """Raising a hard limit needs CAP_SYS_RESOURCE, which root lacks on this machine (and in many
+    containers that run runtimes): init fails at that step, and the host is left as it was."""
+    import resource
+
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard == resource.RLIM_INFINITY:
+        pytest.skip("the hard RLIMIT_NOFILE is unlimited here")
+    cfg = busybox_config()
+    cfg["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 1024, "hard": hard + 1}]
+    with open("/proc/self/status") as fh:
+        caps = int(next(line for line in fh if line.startswith("CapEff:")).split()[1], 16)
+    if caps & (1 << 24):  # CAP_SYS_RESOURCE: the raise would succeed
+        pytest.skip("this process has CAP_SYS_RESOURCE")
+    assert create_error(rt, cfg) == "rlimit RLIMIT_NOFILE: Operation not permitted"
+
+
 def test_duplicate_id_keeps_the_first(rt: Runtime) -> None:
     cid = rt.new_id()
     bundle = rt.bundle(args=["sleep", "30"])

@@ -116,6 +116,16 @@ def test_rlimits_and_oom_score(rt: Runtime) -> None:
     assert inside(rt, "ulimit -n; ulimit -Hn; ulimit -c; cat /proc/self/oom_score_adj", cfg) == "512\n1000\n0\n123\n"
 
 
+def test_rlimit_of_2_to_the_64_minus_1_is_unlimited(rt: Runtime) -> None:
+    import resource
+
+    if resource.getrlimit(resource.RLIMIT_CORE)[1] != resource.RLIM_INFINITY:
+        pytest.skip("this host's hard RLIMIT_CORE is finite (root here cannot raise hard limits)")
+    cfg = busybox_config()
+    cfg["process"]["rlimits"] = [{"type": "RLIMIT_CORE", "soft": 2**64 - 1, "hard": 2**64 - 1}]
+    assert inside(rt, "ulimit -c; ulimit -Hc", cfg) == "unlimited\nunlimited\n"
+
+
 def test_network_namespace_has_lo_up(rt: Runtime) -> None:
     out = inside(rt, "cat /sys/class/net/lo/operstate /sys/class/net/lo/flags; ls /sys/class/net")
     lines = out.split()
