@@ -94,6 +94,23 @@ def intermediate(plan: dict[str, Any], sock: _socket.socket, fifo_fd: int) -> No
             step = "linux.timeOffsets"  # before any process enters the new time namespace
             with open("/proc/self/timens_offsets", "w") as fh:
                 fh.write(plan["time_offsets"])
+        # A is in the new network and UTS namespaces already (only pid and time wait for a child), and
+        # init inherits its session keyring: done here, this waits for the parent's cgroups, not init.
+        if "network" in plan["new_ns"]:
+            step = "loopback"
+            S.loopback_up()
+        step = "hostname"
+        if plan["hostname"] is not None and plan["uts_ns"]:
+            S.sethostname(plan["hostname"])
+        if plan["domainname"] is not None and plan["uts_ns"]:
+            S.setdomainname(plan["domainname"])
+        if plan["keyring"]:
+            step = "session keyring"
+            try:
+                S.join_session_keyring(f"_ses.{plan['id']}")
+            except OSError as exc:
+                if exc.errno not in (errno.ENOSYS, errno.EACCES):
+                    raise
         step = "cgroups"
         cgroup_fd = _enter_cgroups(sync.expect(sock, "joined"))  # init must be born inside them
         step = "fork init into its cgroup"
@@ -242,21 +259,6 @@ def init(plan: dict[str, Any], sock: _socket.socket, fifo_fd: int) -> NoReturn:
         if "cgroup" in plan["new_ns"]:
             step = "cgroup namespace"
             S.unshare(C.CLONE_NEWCGROUP)
-        if "network" in plan["new_ns"]:
-            step = "loopback"
-            S.loopback_up()
-        step = "hostname"
-        if plan["hostname"] is not None and plan["uts_ns"]:
-            S.sethostname(plan["hostname"])
-        if plan["domainname"] is not None and plan["uts_ns"]:
-            S.setdomainname(plan["domainname"])
-        if plan["keyring"]:
-            step = "session keyring"
-            try:
-                S.join_session_keyring(f"_ses.{plan['id']}")
-            except OSError as exc:
-                if exc.errno not in (errno.ENOSYS, errno.EACCES):
-                    raise
         if proc["oom_score_adj"] is not None:
             step = "oomScoreAdj"
             with open("/proc/self/oom_score_adj", "w") as fh:

@@ -54,9 +54,10 @@ def prepare(plan: dict[str, Any]) -> int:
     rootfs = plan["rootfs"]
     try:
         S.mount(None, "/", None, plan["rootfs_propagation"], None)
-        # pivot_root refuses a shared parent mount (rootfsPropagation "shared" makes them so), and a
-        # shared parent would also carry the rootfs bind back to the host: make that one private.
-        S.mount(None, _mount_point_of(os.path.dirname(rootfs)), None, C.MS_PRIVATE, None)
+        if plan["rootfs_propagation"] != C.MS_REC | C.MS_PRIVATE:  # rprivate (the default): already so
+            # pivot_root refuses a shared parent mount (rootfsPropagation "shared" makes them so), and a
+            # shared parent would also carry the rootfs bind back to the host: make that one private.
+            S.mount(None, _mount_point_of(os.path.dirname(rootfs)), None, C.MS_PRIVATE, None)
         S.mount(rootfs, rootfs, None, C.MS_BIND | C.MS_REC, None)
     except OSError as exc:
         raise _fail("rootfs", exc, rootfs) from None
