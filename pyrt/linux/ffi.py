@@ -30,33 +30,14 @@ if TYPE_CHECKING:
     from ctypes import c_void_p as c_void_p
     from typing import Any
 else:
-    class c_char(_ctypes._SimpleCData):
-        _type_ = "c"
+    def _scalar(name: str, code: str) -> type:
+        """A C scalar type: _SimpleCData with its struct-module code, as ctypes defines them."""
+        return type(name, (_ctypes._SimpleCData,), {"_type_": code})
 
-    class c_char_p(_ctypes._SimpleCData):
-        _type_ = "z"
-
-    class c_void_p(_ctypes._SimpleCData):
-        _type_ = "P"
-
-    class c_ushort(_ctypes._SimpleCData):
-        _type_ = "H"
-
-    class c_int(_ctypes._SimpleCData):
-        _type_ = "i"
-
-    class c_uint32(_ctypes._SimpleCData):
-        _type_ = "I"
-
-    class c_long(_ctypes._SimpleCData):
-        _type_ = "l"
-
-    class c_ulong(_ctypes._SimpleCData):
-        _type_ = "L"
-
-    class c_uint64(_ctypes._SimpleCData):
-        _type_ = "Q"
-
+    c_char, c_char_p, c_void_p, c_ushort = _scalar("c_char", "c"), _scalar("c_char_p", "z"), \
+        _scalar("c_void_p", "P"), _scalar("c_ushort", "H")
+    c_int, c_uint32, c_long = _scalar("c_int", "i"), _scalar("c_uint32", "I"), _scalar("c_long", "l")
+    c_ulong, c_uint64 = _scalar("c_ulong", "L"), _scalar("c_uint64", "Q")
     c_int32, c_size_t = c_int, c_ulong  # LP64: int is 32 bits, size_t is unsigned long
     Structure = _ctypes.Structure
 
