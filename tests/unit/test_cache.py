@@ -47,6 +47,19 @@ def test_eviction_removes_oldest_first(cache_dir: Path) -> None:
     assert left == {keys[0], keys[3], keys[4]}
 
 
+def test_puts_keep_a_kind_near_its_limit_without_scanning_on_every_put(cache_dir: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cache, "MAX_BYTES", 20 * 1100)
+    scans = []
+    real = cache.evict
+    monkeypatch.setattr(cache, "evict", lambda kind: scans.append(kind) or real(kind))
+    for i in range(400):
+        cache.put("plans", cache.key(i), b"x" * 1000)
+    total = sum(p.stat().st_size for p in (cache_dir / "plans").iterdir())
+    assert total <= 20 * 1100 + 300 * 1100  # passing by 300 entries: (15/16)**300 = 4e-9
+    assert 5 <= len(scans) <= 80  # ~25 of 400 (one in 16), not 400
+
+
 def test_concurrent_writers_of_one_entry_both_succeed(cache_dir: Path) -> None:
     code = ("import sys; from pyrt import cache\n"
             "for i in range(200): cache.put('plans', 'same', {'n': list(range(500))})\n"
