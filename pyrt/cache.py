@@ -143,8 +143,21 @@ def clear() -> int:
     return removed
 
 
+_code: list[tuple[Any, ...]] = []
+
+
 def code_stamp() -> tuple[Any, ...]:
-    """Identifies this pyrt's code: a changed source file never reuses an old plan."""
+    """Identifies this pyrt's code: a changed source file never reuses an old plan.
+
+    Taken once per process (a stat of every source file, ~0.4 ms): the code a process runs is what it
+    imported when it started, so a planner that outlives an upgrade keeps its old stamp, and the
+    CLI's new keys then differ from the ones it computes: it refuses them (planclient falls back)."""
+    if not _code:
+        _code.append(_scan_code())
+    return _code[0]
+
+
+def _scan_code() -> tuple[Any, ...]:
     here = os.path.dirname(os.path.abspath(__file__))
     newest, count = 0, 0
     for sub in ("", "linux", "network", "process", "seccomp"):

@@ -306,3 +306,42 @@ def test_exec_process_json_through_the_planner(rt: Runtime, planner: Path, tmp_p
         assert "planned (process)" in planner_log(planner)
     finally:
         rt("delete", "--force", cid, check=True)
+
+
+def test_a_planner_running_older_code_is_refused_after_an_upgrade(rt: Runtime, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The planner keeps the code stamp it started with: once pyrt's files change on disk, new CLIs
+    compute other keys, the planner refuses them, and they plan in-process (a copy of pyrt is upgraded
+    here, so that the tree under test keeps its bytecode)."""
+    import shutil
+    import sys
+    import sysconfig
+
+    from tests.conftest import ROOT
+
+    copy = tmp_path / "pyrt-copy"
+    shutil.copytree(ROOT / "pyrt", copy / "pyrt")  # copy2 keeps mtimes: the bytecode stays valid
+    paths = [str(copy), sysconfig.get_paths()["purelib"]]
+    launcher = tmp_path / "pyrt-copy.py"
+    launcher.write_text(f"import sys\nsys.path[:0] = {paths!r}\nfrom pyrt.cli import entry\nentry()\n")
+    sock = tmp_path / "planner" / "planner.sock"
+    env = dict(os.environ, PYRT_PLANNER_SOCKET=str(sock))
+    copied = [sys.executable, "-IS", str(launcher)]
+    assert subprocess.run([*copied, "planner", "--detach"], env=env, timeout=60).returncode == 0
+    try:
+        def run_copy() -> subprocess.CompletedProcess[str]:
+            fresh_cache(monkeypatch, tmp_path)
+            return subprocess.run([*copied, "--debug", "--root", str(rt.root), "run", "-b",
+                                   str(rt.bundle(busybox_config())), rt.new_id()], capture_output=True, text=True,
+                                  timeout=60, env=dict(os.environ, PYRT_PLANNER_SOCKET=str(sock)))
+
+        before = run_copy()
+        assert before.returncode == 0 and "from the planner" in before.stderr, before.stderr
+        newer = time.time() + 60
+        os.utime(copy / "pyrt" / "version.py", (newer, newer))  # the upgrade
+        after = run_copy()
+        assert after.returncode == 0, after.stderr
+        assert "runs other pyrt code" in after.stderr and "planned in-process" in after.stderr, after.stderr
+    finally:
+        subprocess.run([*copied, "planner", "--stop"], env=env, timeout=60)
+        reap()
