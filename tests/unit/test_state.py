@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pyrt import fastjson
 from pyrt.errors import PyrtError, StateError
@@ -88,3 +90,24 @@ def test_every_status_validates_against_the_state_schema(tmp_path: Path) -> None
     validator.validate(view)
     seen.append(view["status"])
     assert seen == ["creating", "running", "stopped", "created"]
+
+
+@given(st.text())
+def test_fastjson_strings_are_json_strings(text: str) -> None:
+    assert fastjson.dumps(text) == json.dumps(text, ensure_ascii=False)
+    assert fastjson.loads(fastjson.dumps(text)) == text
+    assert fastjson.loads(json.dumps(text)) == text  # \uXXXX escapes, surrogate pairs for astral characters
+
+
+@given(st.text(alphabet=st.sampled_from('ab"\\/ubfnrtxdD0123456789cCeEfF\x01\x1f \u00e9\u2028')))
+def test_fastjson_reads_string_literals_as_json_does(body: str) -> None:
+    literal = f'"{body}"'
+    try:
+        expected: object = json.loads(literal)
+    except ValueError:
+        expected = ValueError
+    try:
+        got: object = fastjson.loads(literal)
+    except ValueError:
+        got = ValueError
+    assert got == expected
