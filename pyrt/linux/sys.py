@@ -13,6 +13,10 @@ import os
 from pyrt import constants as C
 from pyrt.linux import ffi
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 _syscall = ffi.libc("syscall", ffi.c_long)
 _mount = ffi.libc("mount", argtypes=[ffi.c_char_p, ffi.c_char_p, ffi.c_char_p, ffi.c_ulong, ffi.c_char_p])
 _umount2 = ffi.libc("umount2", argtypes=[ffi.c_char_p, ffi.c_int])
@@ -34,6 +38,16 @@ def _check(ret: int) -> int:
 
 def _b(s: str | None) -> bytes | None:
     return None if s is None else os.fsencode(s)
+
+
+_cold: dict[str, Any] = {}
+
+
+def _cold_struct(name: str, fields: list[tuple[str, Any]]) -> Any:
+    """A Structure made on first use: each costs ~65 us to define, and these serve rare calls."""
+    if name not in _cold:
+        _cold[name] = type(name, (ffi.Structure,), {"_fields_": fields})
+    return _cold[name]
 
 
 def unshare(flags: int) -> None:
@@ -93,17 +107,12 @@ def openat2(dirfd: int, path: str, flags: int, resolve: int, mode: int = 0) -> i
     return int(ret)
 
 
-class _MountAttr(ffi.Structure):
-    _fields_ = [
-        ("attr_set", ffi.c_uint64),
-        ("attr_clr", ffi.c_uint64),
-        ("propagation", ffi.c_uint64),
-        ("userns_fd", ffi.c_uint64),
-    ]
+_MOUNT_ATTR = [("attr_set", ffi.c_uint64), ("attr_clr", ffi.c_uint64), ("propagation", ffi.c_uint64),
+               ("userns_fd", ffi.c_uint64)]
 
 
 def mount_setattr(fd: int, attr_set: int, attr_clr: int, recursive: bool = True, userns_fd: int = 0) -> None:
-    attr = _MountAttr(attr_set, attr_clr, 0, userns_fd)
+    attr = _cold_struct("mount_attr", _MOUNT_ATTR)(attr_set, attr_clr, 0, userns_fd)
     flags = C.AT_EMPTY_PATH | (C.AT_RECURSIVE if recursive else 0)
     _check(_syscall(C.SYS_MOUNT_SETATTR, fd, b"", flags, ffi.byref(attr), ffi.sizeof(attr)))
 
@@ -193,16 +202,15 @@ def pidfd_getfd(pid: int, fd: int) -> int:
         os.close(pidfd)
 
 
-class _SchedAttr(ffi.Structure):
-    _fields_ = [("size", ffi.c_uint32), ("sched_policy", ffi.c_uint32), ("sched_flags", ffi.c_uint64),
-                ("sched_nice", ffi.c_int32), ("sched_priority", ffi.c_uint32),
-                ("sched_runtime", ffi.c_uint64), ("sched_deadline", ffi.c_uint64),
-                ("sched_period", ffi.c_uint64)]
+_SCHED_ATTR = [("size", ffi.c_uint32), ("sched_policy", ffi.c_uint32), ("sched_flags", ffi.c_uint64),
+               ("sched_nice", ffi.c_int32), ("sched_priority", ffi.c_uint32), ("sched_runtime", ffi.c_uint64),
+               ("sched_deadline", ffi.c_uint64), ("sched_period", ffi.c_uint64)]
 
 
 def sched_setattr(policy: int, flags: int, nice: int, priority: int, runtime: int, deadline: int,
                   period: int) -> None:
-    attr = _SchedAttr(ffi.sizeof(_SchedAttr), policy, flags, nice, priority, runtime, deadline, period)
+    kind = _cold_struct("sched_attr", _SCHED_ATTR)
+    attr = kind(ffi.sizeof(kind), policy, flags, nice, priority, runtime, deadline, period)
     _check(_syscall(314, 0, ffi.byref(attr), 0))
 
 
@@ -236,24 +244,23 @@ def set_mempolicy(mode: int, nodes: list[int]) -> None:
     _check(_syscall(238, mode, mask if nodes else None, maxnode + 1 if nodes else 0))
 
 
-class _BpfProgLoad(ffi.Structure):
-    _fields_ = [("prog_type", ffi.c_uint32), ("insn_cnt", ffi.c_uint32), ("insns", ffi.c_uint64),
-                ("license", ffi.c_uint64), ("log_level", ffi.c_uint32), ("log_size", ffi.c_uint32),
-                ("log_buf", ffi.c_uint64), ("kern_version", ffi.c_uint32), ("prog_flags", ffi.c_uint32),
-                ("prog_name", ffi.c_char * 16), ("prog_ifindex", ffi.c_uint32),
-                ("expected_attach_type", ffi.c_uint32)]
+_BPF_PROG_LOAD = [("prog_type", ffi.c_uint32), ("insn_cnt", ffi.c_uint32), ("insns", ffi.c_uint64),
+                  ("license", ffi.c_uint64), ("log_level", ffi.c_uint32), ("log_size", ffi.c_uint32),
+                  ("log_buf", ffi.c_uint64), ("kern_version", ffi.c_uint32), ("prog_flags", ffi.c_uint32),
+                  ("prog_name", ffi.c_char * 16), ("prog_ifindex", ffi.c_uint32),
+                  ("expected_attach_type", ffi.c_uint32)]
 
 
-class _BpfProgAttach(ffi.Structure):
-    _fields_ = [("target_fd", ffi.c_uint32), ("attach_bpf_fd", ffi.c_uint32),
-                ("attach_type", ffi.c_uint32), ("attach_flags", ffi.c_uint32)]
+_BPF_PROG_ATTACH = [("target_fd", ffi.c_uint32), ("attach_bpf_fd", ffi.c_uint32), ("attach_type", ffi.c_uint32),
+                    ("attach_flags", ffi.c_uint32)]
 
 
 def bpf_prog_load(prog_type: int, code: bytes, expected_attach_type: int, name: str) -> int:
     """Load an eBPF program (GPL); the verifier's last lines join strerror when it refuses."""
     insns, lic, log = ffi.buffer(code), ffi.buffer(b"GPL\0"), ffi.buffer(bytes(65536))
-    attr = _BpfProgLoad(prog_type, len(code) // 8, ffi.addressof(insns), ffi.addressof(lic), 1, len(log),
-                        ffi.addressof(log), 0, 0, name.encode()[:15], 0, expected_attach_type)
+    attr = _cold_struct("bpf_prog_load", _BPF_PROG_LOAD)(
+        prog_type, len(code) // 8, ffi.addressof(insns), ffi.addressof(lic), 1, len(log), ffi.addressof(log), 0, 0,
+        name.encode()[:15], 0, expected_attach_type)
     ret = _syscall(321, 5, ffi.byref(attr), ffi.sizeof(attr))  # bpf(BPF_PROG_LOAD)
     if ret < 0:
         err = ffi.get_errno()
@@ -263,7 +270,7 @@ def bpf_prog_load(prog_type: int, code: bytes, expected_attach_type: int, name: 
 
 
 def bpf_prog_attach(target_fd: int, prog_fd: int, attach_type: int, flags: int) -> None:
-    attr = _BpfProgAttach(target_fd, prog_fd, attach_type, flags)
+    attr = _cold_struct("bpf_prog_attach", _BPF_PROG_ATTACH)(target_fd, prog_fd, attach_type, flags)
     _check(_syscall(321, 8, ffi.byref(attr), ffi.sizeof(attr)))  # bpf(BPF_PROG_ATTACH)
 
 
