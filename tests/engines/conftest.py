@@ -49,7 +49,9 @@ def iptables_rules() -> str:
 def _host_firewall_unchanged() -> Iterator[None]:
     before = iptables_rules()
     yield
-    strip = lambda text: "\n".join(line for line in text.splitlines() if not line.startswith("#"))  # noqa: E731
+    def strip(text: str) -> str:
+        return "\n".join(line for line in text.splitlines() if not line.startswith("#"))
+
     assert strip(iptables_rules()) == strip(before), "an engine test changed the host's iptables rules"
 
 

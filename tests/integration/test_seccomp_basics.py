@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -13,7 +14,7 @@ pytestmark = [pytest.mark.root,
 
 
 def docker_config(nnp: bool) -> dict[str, object]:
-    cfg = json.loads((SHARED / "engines" / "docker-runc-run-rm.config.json").read_text())
+    cfg: dict[str, Any] = json.loads((SHARED / "engines" / "docker-runc-run-rm.config.json").read_text())
     cfg["root"]["path"] = str(ROOTFS)
     cfg["mounts"] = [m for m in cfg["mounts"] if m.get("type") != "bind"]
     cfg.pop("hooks", None)

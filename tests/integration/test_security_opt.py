@@ -56,11 +56,11 @@ def test_security_opt_is_rendered_for_the_containers_own_caps(rt: Runtime) -> No
 def test_security_opt_files_docker_and_oci_format(rt: Runtime, tmp_path: Path) -> None:
     from pyrt.seccomp.docker_data import PROFILE
 
-    docker = json.loads(json.dumps(PROFILE))
+    docker: dict[str, Any] = json.loads(json.dumps(PROFILE))
     docker["syscalls"] = [s for s in docker["syscalls"]]
     docker["syscalls"][0]["names"] = [n for n in docker["syscalls"][0]["names"] if n not in ("mkdir", "mkdirat")]
     (tmp_path / "docker.json").write_text(json.dumps(docker))
-    oci = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir", "mkdirat"],
+    oci: dict[str, Any] = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir", "mkdirat"],
                                                             "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]}
     (tmp_path / "oci.json").write_text(json.dumps(oci))
     script = "mkdir /dev/shm/d 2>&1; echo rc=$?"

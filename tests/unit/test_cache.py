@@ -50,9 +50,14 @@ def test_eviction_removes_oldest_first(cache_dir: Path) -> None:
 def test_puts_keep_a_kind_near_its_limit_without_scanning_on_every_put(cache_dir: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cache, "MAX_BYTES", 20 * 1100)
-    scans = []
+    scans: list[str] = []
     real = cache.evict
-    monkeypatch.setattr(cache, "evict", lambda kind: scans.append(kind) or real(kind))
+
+    def counted(kind: str) -> int:
+        scans.append(kind)
+        return real(kind)
+
+    monkeypatch.setattr(cache, "evict", counted)
     for i in range(400):
         cache.put("plans", cache.key(i), b"x" * 1000)
     total = sum(p.stat().st_size for p in (cache_dir / "plans").iterdir())

@@ -77,8 +77,8 @@ def test_the_planner_refuses_what_it_would_key_differently(tmp_path: Path) -> No
     changed = {**req, "seccomp_source": str(profile), "seccomp_bytes": b"{}",
                "key": plan_key(raw, b, {}, str(profile), b"{}", p.code)}
     assert "changed during the request" in p.answer(changed)["refused"]
-    bad = {**req, "config": b'{"ociVersion": "1.0.2", "process": {"args": []}}'}
-    bad["key"] = plan_key(bad["config"], b, {}, None, b"", p.code)
+    bad_config = b'{"ociVersion": "1.0.2", "process": {"args": []}}'
+    bad = {**req, "config": bad_config, "key": plan_key(bad_config, b, {}, None, b"", p.code)}
     assert p.answer(bad)["error"][1].startswith("root")  # the same error planning here would give
 
 

@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import ROOT
 
 pytest.importorskip("pyseccomp")
-SECTION = {"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"],
+SECTION: dict[str, object] = {"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"],
            "syscalls": [{"names": ["read", "write", "exit_group"], "action": "SCMP_ACT_ALLOW"}]}
 CODE = """
 import json, sys
