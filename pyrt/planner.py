@@ -196,6 +196,22 @@ def _running(path: str) -> int | None:
         return None
 
 
+def _stopped(pid: int) -> bool:
+    """Gone, or a zombie whose other threads are gone too: a thread group leader shows Z as soon as it
+    exits, but its parent cannot reap it before every thread has (waitpid would still say 0)."""
+    from pyrt.state import proc_stat
+
+    info = proc_stat(pid)
+    if info is None or info[0] == "X":
+        return True
+    if info[0] != "Z":
+        return False
+    try:
+        return len(os.listdir(f"/proc/{pid}/task")) <= 1
+    except OSError:
+        return True
+
+
 def command(detach: bool, stop: bool) -> int:
     if os.geteuid() != 0:
         raise PyrtError("planner: must run as root")
@@ -204,11 +220,9 @@ def command(detach: bool, stop: bool) -> int:
         pid = _running(path)
         if pid is None:
             raise PyrtError(f"planner: none is running (no live pid in {_pid_file(path)})")
-        from pyrt.state import proc_stat
-
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 5
-        while (info := proc_stat(pid)) is not None and info[0] not in "ZX":  # a zombie has stopped
+        while not _stopped(pid):
             if time.monotonic() > deadline:
                 raise PyrtError(f"planner: pid {pid} did not stop")
             time.sleep(0.01)

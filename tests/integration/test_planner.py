@@ -45,7 +45,7 @@ def planner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     finally:
         if os.path.exists(f"/proc/{pid}"):
             assert planner_cmd(sock, "--stop").returncode == 0
-        reap()  # the test process is a subreaper: the planner's zombie is ours
+        reap()  # the test process is a subreaper: the planner's zombie is ours, and --stop waited for it
         assert not os.path.exists(f"/proc/{pid}"), "the planner outlived its test"
         assert not sock.exists()
 
