@@ -42,8 +42,9 @@ class Launch:
 
 
 def begin(plan: dict[str, Any], fifo_path: str) -> Launch:
-    """Fork A.  It sets up its namespaces (user first, then the rest) while the caller makes the
-    cgroups, then waits for finish() to put it in them: the two overlap (~1-2 ms on 2 cores)."""
+    """Fork A.  It sets up its namespaces (user first, then the rest), brings lo up and sets the hostname
+    while the caller makes the cgroups, then waits for finish() to put it in them.  Measured gain of the
+    overlap: 0.8 ms a run (the parent's writes after the fork take copy-on-write faults)."""
     from pyrt.process import child  # python-prctl and the rootfs steps: only `create` needs them
 
     floor = 3 + plan["preserve_fds"]
