@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import threading
+import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -267,6 +268,9 @@ def test_net_devices_move_renamed_with_their_addresses_and_up(rt: Runtime, veth:
     assert "10.215.0.2/24" in res.stdout and "2001:db8::5/64" in res.stdout
     assert int(res.stdout.split()[-1], 16) & 0x1
     assert moved not in links()
+    deadline = time.monotonic() + 5  # the kernel tears a network namespace down in a workqueue, later
+    while host in links() and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert host not in links(), "the pair dies with the namespace pyrt made"
 
 
