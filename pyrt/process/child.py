@@ -21,7 +21,6 @@ import _prctl  # python-prctl's C module; its Python wrapper builds capability o
 
 from pyrt import constants as C
 from pyrt import faults
-from pyrt import hooks as oci_hooks
 from pyrt.errors import PyrtError
 from pyrt.linux import sys as S
 from pyrt.process import rootfs, sync
@@ -276,6 +275,8 @@ def init(plan: dict[str, Any], sock: _socket.socket, fifo_fd: int) -> NoReturn:
             # prestart and createRuntime run in the runtime's namespaces (the parent runs them);
             # createContainer here, in the container's, before pivot_root.
             step = "hooks"
+            from pyrt import hooks as oci_hooks  # imported by parent.begin: a config with hooks only
+
             sync.send(sock, "hooks")
             states = sync.expect(sock, "hooks-done")
             oci_hooks.run_phase(plan["hooks"], "createContainer", states["creating"])
@@ -307,6 +308,8 @@ def init(plan: dict[str, Any], sock: _socket.socket, fifo_fd: int) -> NoReturn:
         os.close(fifo_fd)
         sock.close()
         if plan["hooks"].get("startContainer"):
+            from pyrt import hooks as oci_hooks
+
             oci_hooks.run_phase(plan["hooks"], "startContainer", states["created"])
         env = dict(e.split("=", 1) for e in proc["env"])
         os.execve(program, proc["args"], env)

@@ -47,6 +47,9 @@ def begin(plan: dict[str, Any], fifo_path: str) -> Launch:
     overlap: 0.8 ms a run (the parent's writes after the fork take copy-on-write faults)."""
     from pyrt.process import child  # python-prctl and the rootfs steps: only `create` needs them
 
+    if plan["hooks"]:  # init runs createContainer and startContainer hooks after it has blocked imports
+        from pyrt import hooks  # noqa: F401
+
     floor = 3 + plan["preserve_fds"]
     import _socket
 
