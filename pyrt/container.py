@@ -116,8 +116,7 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
         store.write(cid, record)
         cgroups.apply(record["cgroup_leaves"], plan["cgroup"])
         faults.point("cgroups")
-        pid, start_time, master = parent.finish(launch, plan, record["cgroup_leaves"], console_socket,
-                                                recorder, attachment)
+        pid, start_time, master = parent.finish(launch, plan, console_socket, recorder, attachment)
         launch = None
         faults.point("spawned")
         record.update(status="created", pid=pid, init_start_time=start_time)

@@ -227,8 +227,9 @@ def command(detach: bool, stop: bool) -> int:
                 raise PyrtError(f"planner: pid {pid} did not stop")
             time.sleep(0.01)
         return 0
-    if _running(path) is not None:
-        raise PyrtError(f"planner: already running (pid {_running(path)}) on {path}")
+    running = _running(path)
+    if running is not None:
+        raise PyrtError(f"planner: already running (pid {running}) on {path}")
     planner = Planner(path)
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     if not detach:

@@ -308,7 +308,7 @@ def _swap_max(leaves: list[str], limit: int | None, swap: int) -> None:
 
 
 def with_versions(leaves: list[str]) -> list[tuple[str, int]]:
-    """(dir, 1 or 2) for each leaf, with one read of mountinfo."""
+    """(dir, 1 or 2; 0 outside any cgroup mount) for each leaf."""
     mounts = [(h["mount"] + "/", int(h["version"])) for h in hierarchies()]
     return [(leaf, next((v for m, v in mounts if leaf.startswith(m)), 0)) for leaf in leaves]
 

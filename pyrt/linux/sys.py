@@ -29,10 +29,11 @@ _fstatfs = ffi.libc("fstatfs")
 _pthread_self = ffi.libc("pthread_self", ffi.c_void_p)
 
 
-def _check(ret: int) -> int:
+def _check(ret: int, path: str | None = None) -> int:
+    """ret, or the OSError of the errno the call left (naming path when given)."""
     if ret < 0:
         err = ffi.get_errno()
-        raise OSError(err, os.strerror(err))
+        raise OSError(err, os.strerror(err), path)
     return ret
 
 
@@ -59,17 +60,11 @@ def setns(fd: int, nstype: int) -> None:
 
 
 def mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None) -> None:
-    ret = _mount(_b(source), _b(target), _b(fstype), flags, _b(data) if data else None)
-    if ret < 0:
-        err = ffi.get_errno()
-        raise OSError(err, os.strerror(err), target)
+    _check(_mount(_b(source), _b(target), _b(fstype), flags, _b(data) if data else None), target)
 
 
 def umount2(target: str, flags: int) -> None:
-    ret = _umount2(_b(target), flags)
-    if ret < 0:
-        err = ffi.get_errno()
-        raise OSError(err, os.strerror(err), target)
+    _check(_umount2(_b(target), flags), target)
 
 
 def pivot_root(new_root: str, put_old: str) -> None:
@@ -100,11 +95,7 @@ class _OpenHow(ffi.Structure):
 
 def openat2(dirfd: int, path: str, flags: int, resolve: int, mode: int = 0) -> int:
     how = _OpenHow(flags, mode, resolve)
-    ret = _syscall(C.SYS_OPENAT2, dirfd, _b(path), ffi.byref(how), ffi.sizeof(how))
-    if ret < 0:
-        err = ffi.get_errno()
-        raise OSError(err, os.strerror(err), path)
-    return int(ret)
+    return int(_check(_syscall(C.SYS_OPENAT2, dirfd, _b(path), ffi.byref(how), ffi.sizeof(how)), path))
 
 
 _MOUNT_ATTR = [("attr_set", ffi.c_uint64), ("attr_clr", ffi.c_uint64), ("propagation", ffi.c_uint64),
@@ -282,11 +273,7 @@ MOUNT_ATTR_IDMAP = 0x00100000
 def open_tree_clone(path: str, recursive: bool) -> int:
     """A detached copy of the mount tree at path (open_tree(2) with OPEN_TREE_CLONE)."""
     flags = OPEN_TREE_CLONE | os.O_CLOEXEC | (AT_RECURSIVE_FLAG if recursive else 0)
-    ret = _syscall(428, -100, _b(path), flags)
-    if ret < 0:
-        err = ffi.get_errno()
-        raise OSError(err, os.strerror(err), path)
-    return int(ret)
+    return int(_check(_syscall(428, -100, _b(path), flags), path))
 
 
 def move_mount_fd(tree_fd: int, target_fd: int) -> None:

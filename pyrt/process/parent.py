@@ -69,10 +69,10 @@ def begin(plan: dict[str, Any], fifo_path: str) -> Launch:
     return Launch(mid, parent_sock)
 
 
-def finish(launch: Launch, plan: dict[str, Any], leaves: list[str], console_socket: str | None = None,
-           recorder: Any = None, network: Any = None) -> tuple[int, int, int | None]:
-    """Put A in the cgroups (now made), let it fork init, and wait until init is ready; returns
-    (pid, start time, pty master or None).
+def finish(launch: Launch, plan: dict[str, Any], console_socket: str | None = None, recorder: Any = None,
+           network: Any = None) -> tuple[int, int, int | None]:
+    """Put A in the cgroups (plan["cgroup_leaves"], now made), let it fork init, and wait until init is
+    ready; returns (pid, start time, pty master or None).
 
     The pty master (process.terminal) goes to console_socket when given; otherwise it is returned,
     for `run` to proxy the caller's terminal.  A recorder (--seccomp-record) takes init's
@@ -88,7 +88,8 @@ def finish(launch: Launch, plan: dict[str, Any], leaves: list[str], console_sock
             _expect(parent_sock, "userns")
             _write_maps(mid, plan)
             _send(parent_sock, "mapped")
-        _put_in_cgroups(parent_sock, cgroups.with_versions(leaves), mid, in_ns(plan, "user"))
+        _put_in_cgroups(parent_sock, [(h["dir"], h["version"]) for h in plan["cgroup_leaves"]], mid,
+                        in_ns(plan, "user"))
         init_pid, early = _pid_of_child(parent_sock, INIT_MESSAGES)
         os.waitpid(mid, 0)
         mid = launch.mid = 0
