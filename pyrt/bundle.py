@@ -6,10 +6,9 @@ planner's whole output is plain data keyed by everything that shapes it.
 
 from __future__ import annotations
 
-import os
-
 from pyrt import cache
 from pyrt.errors import SpecError
+from pyrt.linux import posixos as os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -11,8 +11,8 @@ oldest entries (by last use) are evicted first.  Only built-in modules are impor
 from __future__ import annotations
 
 import marshal
-import os
 
+from pyrt.linux import posixos as os
 from pyrt.version import VERSION
 
 try:
@@ -34,7 +34,7 @@ EVICT_ONE_IN = 16
 
 
 def cache_dir() -> str:
-    return os.environ.get("PYRT_CACHE_DIR") or "/var/cache/pyrt"
+    return os.getenv("PYRT_CACHE_DIR") or "/var/cache/pyrt"
 
 
 def key(*parts: Any) -> str:
@@ -172,7 +172,7 @@ def _scan_code() -> tuple[Any, ...]:
 def host_stamp() -> tuple[Any, ...]:
     try:
         lib = os.stat(_LIBSECCOMP)
-        libseccomp: tuple[Any, ...] = (os.path.realpath(_LIBSECCOMP), lib.st_size, lib.st_mtime_ns)
+        libseccomp: tuple[Any, ...] = (os.path.resolved(_LIBSECCOMP), lib.st_size, lib.st_mtime_ns)
     except OSError:
         libseccomp = ()
     try:

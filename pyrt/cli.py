@@ -7,10 +7,10 @@ usage errors are one line too and exit 2.
 
 from __future__ import annotations
 
-import os
 import sys
 
 from pyrt.errors import PyrtError
+from pyrt.linux import posixos as os
 from pyrt.log import log
 from pyrt.version import SPEC_VERSION, VERSION, commit
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import os
-
 from pyrt.errors import PyrtError
+from pyrt.linux import posixos as os
 
 
 def send_master(path: str, fd: int, name: str) -> None:

@@ -9,13 +9,13 @@ steps) are imported only by `create`/`run`.
 from __future__ import annotations
 
 import errno
-import os
 import time
 
 from pyrt import constants as C
 from pyrt import faults
 from pyrt import state as st
 from pyrt.errors import PyrtError, StateError
+from pyrt.linux import posixos as os
 from pyrt.log import log
 from pyrt.signals import NOT_FORWARDED, NUMBERS, SIGKILL, SIGRTMAX, SIGRTMIN
 

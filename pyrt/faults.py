@@ -8,7 +8,8 @@ remove.  Checking one environment variable costs nothing measurable.
 from __future__ import annotations
 
 import _signal  # built in: the child may call delay() after it has blocked imports
-import os
+
+from pyrt.linux import posixos as os
 
 STEPS = ("claimed", "state", "fifo", "forked", "cgroups", "joined", "spawned", "recorded")
 
@@ -17,10 +18,10 @@ DELAYS = ("late-pid",)  # the intermediate reports the pid it forked only after 
 
 
 def delay(step: str) -> None:
-    if os.environ.get("PYRT_FAULT") == step:
+    if os.getenv("PYRT_FAULT") == step:
         _signal.sigtimedwait([_signal.SIGUSR2], 0.5)  # a sleep without importing time
 
 
 def point(step: str) -> None:
-    if os.environ.get("PYRT_FAULT") == step:
+    if os.getenv("PYRT_FAULT") == step:
         os.kill(os.getpid(), 9)

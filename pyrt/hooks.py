@@ -8,10 +8,10 @@ exits non-zero, is killed, or outlives its timeout; the error names the hook
 
 from __future__ import annotations
 
-import os
 import time
 
 from pyrt.errors import PyrtError
+from pyrt.linux import posixos as os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -4,11 +4,11 @@ per line, which Docker and Podman read to show the user why a call failed."""
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 
 from pyrt.fastjson import dumps
+from pyrt.linux import posixos as os
 
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 

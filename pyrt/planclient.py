@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import _socket
 import marshal
-import os
 
 from pyrt.errors import SpecError
+from pyrt.linux import posixos as os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ SECCOMP_TYPES: dict[str, tuple[type, ...]] = {"bpf": (bytes,), "flags": (int,), 
 
 
 def socket_path() -> str:
-    return os.environ.get("PYRT_PLANNER_SOCKET") or SOCKET
+    return os.getenv("PYRT_PLANNER_SOCKET") or SOCKET
 
 
 def _shape(value: Any, types: dict[str, tuple[type, ...]], where: str) -> str | None:
@@ -116,7 +116,7 @@ def ask(request: dict[str, Any], timeout: float | None = None) -> tuple[dict[str
         return None, ""
     if timeout is None:
         try:
-            timeout = float(os.environ.get("PYRT_PLANNER_TIMEOUT") or 0.1)
+            timeout = float(os.getenv("PYRT_PLANNER_TIMEOUT") or 0.1)
         except ValueError:
             timeout = 0.1
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET | _socket.SOCK_CLOEXEC)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import os
 import time
 
 from pyrt import fastjson
 from pyrt.errors import PyrtError, StateError
+from pyrt.linux import posixos as os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

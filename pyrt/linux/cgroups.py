@@ -8,10 +8,10 @@ is not a cgroup mount is never written to.  Used by the parent only.
 from __future__ import annotations
 
 import errno
-import os
 import time
 
 from pyrt.errors import SetupError
+from pyrt.linux import posixos as os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

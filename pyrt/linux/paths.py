@@ -11,10 +11,10 @@ target cannot be swapped between check and use.
 from __future__ import annotations
 
 import errno
-import os
 import stat
 
 from pyrt import constants as C
+from pyrt.linux import posixos as os
 from pyrt.linux import sys as S
 
 _O_PATH = os.O_PATH | os.O_CLOEXEC

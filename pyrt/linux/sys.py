@@ -8,10 +8,9 @@ dlopen(NULL) (the symbols already loaded into the interpreter), never through
 
 from __future__ import annotations
 
-import os
-
 from pyrt import constants as C
 from pyrt.linux import ffi
+from pyrt.linux import posixos as os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -13,7 +13,6 @@ import _signal  # the C module: `signal` would import enum (~5 ms)
 import _socket
 import errno
 import fcntl
-import os
 import stat
 import sys
 
@@ -22,6 +21,7 @@ import _prctl  # python-prctl's C module; its Python wrapper builds capability o
 from pyrt import constants as C
 from pyrt import faults
 from pyrt.errors import PyrtError
+from pyrt.linux import posixos as os
 from pyrt.linux import sys as S
 from pyrt.process import rootfs, sync
 

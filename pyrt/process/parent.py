@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 from pyrt import faults
 from pyrt.constants import CLONE_NEWUSER, in_ns
 from pyrt.errors import InitError, ProtocolError, SetupError
 from pyrt.linux import cgroups
+from pyrt.linux import posixos as os
 from pyrt.process import sync
 from pyrt.signals import SIGKILL
 from pyrt.state import proc_stat
@@ -146,7 +145,7 @@ def _put_in_cgroups(sock: Any, leaves: list[tuple[str, int]], mid: int, userns: 
     from pyrt.linux import sys as S
 
     v2 = [d for d, version in leaves if version == 2]
-    if userns or len(v2) != 1 or not S.can_clone_into_cgroup() or os.environ.get("PYRT_CLONE_INTO_CGROUP") == "0":
+    if userns or len(v2) != 1 or not S.can_clone_into_cgroup() or os.getenv("PYRT_CLONE_INTO_CGROUP") == "0":
         cgroups.join([d for d, _version in leaves], mid)
         faults.point("joined")
         _send(sock, "joined")

@@ -8,12 +8,12 @@ checked after it is made: the right filesystem type landed at the right place.
 from __future__ import annotations
 
 import errno
-import os
 import stat
 
 from pyrt import constants as C
 from pyrt.errors import SetupError
 from pyrt.linux import paths
+from pyrt.linux import posixos as os
 from pyrt.linux import sys as S
 
 TYPE_CHECKING = False

@@ -43,9 +43,9 @@ from __future__ import annotations
 
 import _socket  # the C module: `socket` imports enum and selectors (~9 ms here)
 import marshal
-import os
 
 from pyrt.errors import ProtocolError
+from pyrt.linux import posixos as os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
