@@ -104,18 +104,21 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
     }
     launch = None
     try:
+        plan["cgroup_leaves"] = cgroups.leaf_dirs(plan["cgroup"]["path"])  # init binds them into its /sys
+        record["cgroup_leaves"] = [h["dir"] for h in plan["cgroup_leaves"]]
+        # What create() will make, for a `delete` after this process died; made, it is what create() made.
+        record["cgroup_created"] = cgroups.missing(plan["cgroup_leaves"])
         store.write(cid, record)
         faults.point("state")
         os.mkfifo(store.fifo(cid), 0o622)
         faults.point("fifo")
-        plan["cgroup_leaves"] = cgroups.leaf_dirs(plan["cgroup"]["path"])  # init binds them into its /sys
         launch = parent.begin(plan, store.fifo(cid))  # its namespaces, while the cgroups are made here
-        record["cgroup_leaves"] = [h["dir"] for h in plan["cgroup_leaves"]]
         created = cgroups.create(plan["cgroup_leaves"])
-        record["cgroup_created"] = created
-        store.write(cid, record)
         cgroups.apply(record["cgroup_leaves"], plan["cgroup"])
         faults.point("cgroups")
+        parent.release(launch, plan)  # A forks init into the cgroups: the record is written meanwhile
+        record["cgroup_created"] = created  # (after the fork each write takes copy-on-write faults: ~0.6 ms)
+        store.write(cid, record)
         pid, start_time, master = parent.finish(launch, plan, console_socket, recorder, attachment)
         launch = None
         faults.point("spawned")
@@ -316,9 +319,10 @@ def destroy(store: st.Store, record: dict[str, Any]) -> None:
     plan = store.read_plan(record["id"]) if "poststop" in record.get("hooks", ()) else None
     if not record.get("pid_ns") or record.get("status") == "creating":
         cgroups.kill_all(leaves, SIGKILL)
-    cgroups.remove(record.get("cgroup_created", []))
+    created = record.get("cgroup_created", [])
+    cgroups.remove(created)
     if record.get("cgroup_default"):  # /pyrt/<id>: /pyrt is pyrt's own, shared by its containers
-        cgroups.remove(cgroups.shared_default_parents(leaves), timeout=0)
+        cgroups.remove([d for d in cgroups.shared_default_parents(leaves) if d not in created], timeout=0)
     if record.get("network"):
         from pyrt.network.cni import Attachment
 

@@ -139,14 +139,24 @@ def create(leaves: list[dict[str, Any]]) -> list[str]:
     return created
 
 
-def _mkdir_chain(h: dict[str, Any]) -> list[str]:
+def missing(leaves: list[dict[str, Any]]) -> list[str]:
+    """The dirs create(leaves) would make now, deepest last: recorded before it, so that a `delete` after
+    this process died in between removes them (those never made are skipped then)."""
+    return [d for h in leaves for d in _missing_chain(h)]
+
+
+def _missing_chain(h: dict[str, Any]) -> list[str]:
     missing = []
     d = h["dir"]
     while not os.path.isdir(d) and d != h["mount"]:
         missing.append(d)
         d = os.path.dirname(d)
+    return missing[::-1]
+
+
+def _mkdir_chain(h: dict[str, Any]) -> list[str]:
     created = []
-    for d in reversed(missing):
+    for d in _missing_chain(h):
         try:
             os.mkdir(d, 0o755)
         except FileExistsError:

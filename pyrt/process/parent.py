@@ -68,10 +68,21 @@ def begin(plan: dict[str, Any], fifo_path: str) -> Launch:
     return Launch(mid, parent_sock)
 
 
+def release(launch: Launch, plan: dict[str, Any]) -> None:
+    """Map A's user namespace ids if it made one, then put A in the cgroups (plan["cgroup_leaves"], now
+    made and limited): A forks init inside them.  The caller may work in parallel before finish(); on a
+    failure in between, or here, it calls launch.abort() (init, if forked, is in the cgroups: kill those)."""
+    if plan["clone_flags"] & CLONE_NEWUSER:
+        _expect(launch.sock, "userns")
+        _write_maps(launch.mid, plan)
+        _send(launch.sock, "mapped")
+    _put_in_cgroups(launch.sock, [(h["dir"], h["version"]) for h in plan["cgroup_leaves"]], launch.mid,
+                    in_ns(plan, "user"))
+
+
 def finish(launch: Launch, plan: dict[str, Any], console_socket: str | None = None, recorder: Any = None,
            network: Any = None) -> tuple[int, int, int | None]:
-    """Put A in the cgroups (plan["cgroup_leaves"], now made), let it fork init, and wait until init is
-    ready; returns (pid, start time, pty master or None).
+    """After release(): wait until init is ready; returns (pid, start time, pty master or None).
 
     The pty master (process.terminal) goes to console_socket when given; otherwise it is returned,
     for `run` to proxy the caller's terminal.  A recorder (--seccomp-record) takes init's
@@ -83,12 +94,6 @@ def finish(launch: Launch, plan: dict[str, Any], console_socket: str | None = No
     """
     parent_sock, mid, init_pid = launch.sock, launch.mid, 0
     try:
-        if plan["clone_flags"] & CLONE_NEWUSER:
-            _expect(parent_sock, "userns")
-            _write_maps(mid, plan)
-            _send(parent_sock, "mapped")
-        _put_in_cgroups(parent_sock, [(h["dir"], h["version"]) for h in plan["cgroup_leaves"]], mid,
-                        in_ns(plan, "user"))
         init_pid, early = _pid_of_child(parent_sock, INIT_MESSAGES)
         os.waitpid(mid, 0)
         mid = launch.mid = 0

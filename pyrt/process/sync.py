@@ -10,7 +10,8 @@
          ------------------------> {"type": "mapped"}
                                    unshare(other namespaces)
          ------------------------> {"type": "joined"} + fds: the cgroup2 leaf, each v1 `tasks`
-                                   "0" into each `tasks`; clone3 ---> born in the cgroups, pid 1
+    record the cgroups made        "0" into each `tasks`; clone3 ---> born in the cgroups, pid 1
+    (state.json), meanwhile
          <------------------------ {"type": "pid", "pid": B}           of a new pid namespace:
                                    _exit(0)                            namespaces, rootfs, pivot,
                                                                        caps, user, cwd, seccomp

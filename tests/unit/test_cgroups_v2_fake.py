@@ -105,3 +105,14 @@ def test_freeze_and_remove(fake_v2: Path) -> None:
         f.unlink()
     cgroups.remove([str(leaf), str(fake_v2 / "pyrt")])
     assert not (fake_v2 / "pyrt").exists() or list((fake_v2 / "pyrt").iterdir())
+
+
+def test_missing_names_what_create_makes(fake_v2: Path) -> None:
+    """The record written before create() lists what it will make: a `delete` after a SIGKILL in between
+    removes exactly those (tests/security/test_faults.py kills create there)."""
+    (fake_v2 / "shared").mkdir()
+    hs = cgroups.leaf_dirs("/shared/a/b")
+    planned = cgroups.missing(hs)
+    assert planned == [str(fake_v2 / "shared/a"), str(fake_v2 / "shared/a/b")]
+    assert cgroups.create(hs) == planned
+    assert cgroups.missing(hs) == []
