@@ -25,6 +25,7 @@ _sethostname = ffi.libc("sethostname", argtypes=[ffi.c_char_p, ffi.c_size_t])
 _setdomainname = ffi.libc("setdomainname", argtypes=[ffi.c_char_p, ffi.c_size_t])
 _prctl = ffi.libc("prctl", argtypes=[ffi.c_int, ffi.c_ulong, ffi.c_ulong, ffi.c_ulong, ffi.c_ulong])
 _fstatfs = ffi.libc("fstatfs")
+_renameat2 = ffi.libc("renameat2", argtypes=[ffi.c_int, ffi.c_char_p, ffi.c_int, ffi.c_char_p, ffi.c_uint32])
 _pthread_self = ffi.libc("pthread_self", ffi.c_void_p)
 
 
@@ -68,6 +69,11 @@ def umount2(target: str, flags: int) -> None:
 
 def pivot_root(new_root: str, put_old: str) -> None:
     _check(_syscall(C.SYS_PIVOT_ROOT, _b(new_root), _b(put_old)))
+
+
+def exchange(a: str, b: str) -> None:
+    """renameat2(RENAME_EXCHANGE): a and b swap names, atomically; OSError (ENOENT, EINVAL) otherwise."""
+    _check(_renameat2(C.AT_FDCWD, _b(a), C.AT_FDCWD, _b(b), C.RENAME_EXCHANGE), b)
 
 
 def sethostname(name: str) -> None:

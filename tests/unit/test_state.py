@@ -48,6 +48,32 @@ def test_write_is_atomic_and_status_derived(tmp_path: Path) -> None:
     assert not (tmp_path / "c1").exists()
 
 
+@pytest.mark.parametrize("exchange_works", [True, False])
+def test_rewrites_replace_the_state_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          exchange_works: bool) -> None:
+    """Later writes exchange the new file with the old (no rename over a file: see state._replace),
+    or rename where the filesystem cannot exchange; either way one state.json, the last one."""
+    from pyrt.linux import sys as S
+
+    calls: list[str] = []
+    real = S.exchange
+
+    def exchange(a: str, b: str) -> None:
+        calls.append(b)
+        if not exchange_works:
+            raise OSError(22, "Invalid argument", b)
+        real(a, b)
+
+    monkeypatch.setattr(S, "exchange", exchange)
+    store = Store(str(tmp_path))
+    os.close(store.create("c1"))
+    for n in range(3):
+        store.write("c1", {"id": "c1", "n": n})
+        assert store.read("c1") == {"id": "c1", "n": n}
+        assert [p.name for p in (tmp_path / "c1").iterdir()] == ["state.json"]
+    assert calls == [str(tmp_path / "c1" / "state.json")] * 2  # not for the first write: nothing to exchange
+
+
 @pytest.mark.parametrize("value", [
     {"a": 1, "b": [1, 2, {"c": None}], "d": True, "e": False, "f": "x\"y\\z\n\u00e9\U0001f600"},
     [], {}, "", 0, -5, 1.5, [[[]]], {"k": {"n": -1234567890123}},
