@@ -173,9 +173,10 @@ def _mkdir_chain(h: dict[str, Any]) -> list[str]:
 
 
 def shared_default_parents(leaves: list[str], default_parent: str = "pyrt") -> list[str]:
-    """pyrt's own default parent (/pyrt) in each hierarchy: removed on delete when nothing uses it."""
-    return [os.path.dirname(leaf) for leaf in leaves if os.path.basename(os.path.dirname(leaf)) == default_parent
-            and os.path.dirname(os.path.dirname(leaf)) in {h["mount"] for h in hierarchies()}]
+    """pyrt's own default parent (/pyrt) in each hierarchy, for the leaves of the default cgroupsPath
+    (/pyrt/<id>, always right under each mount): removed on delete when nothing uses it.  No mountinfo
+    read: it cost delete 0.3 ms."""
+    return [os.path.dirname(leaf) for leaf in leaves if os.path.basename(os.path.dirname(leaf)) == default_parent]
 
 
 def _find(leaves: list[str], controller: str, v1_file: str, v2_file: str) -> tuple[str, int] | None:
