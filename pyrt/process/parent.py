@@ -279,8 +279,9 @@ def _hand_over_listener(plan: dict[str, Any], pid: int, child_fd: int) -> None:
 NS_ORDER = ("user", "ipc", "uts", "network", "pid", "cgroup", "time", "mount")  # mount last: it moves our root
 
 
-def spawn_exec(xplan: dict[str, Any], init_pid: int, leaves: list[str]) -> tuple[int, int | None]:
-    """Start a process inside a running container; returns (pid, pty master or None) once it has exec'd."""
+def spawn_exec(xplan: dict[str, Any], init_pid: int, leaves: list[tuple[str, int]]) -> tuple[int, int | None]:
+    """Start a process inside a running container, in its cgroups (dir, version: the plan's, so no
+    mountinfo read, 0.7 ms); returns (pid, pty master or None) once it has exec'd."""
     import _socket
 
     from pyrt.constants import NS_FLAGS, NS_PROC_NAMES
@@ -314,7 +315,7 @@ def spawn_exec(xplan: dict[str, Any], init_pid: int, leaves: list[str]) -> tuple
     child_sock.close()
     pid = 0
     try:
-        _put_in_cgroups(parent_sock, cgroups.with_versions(leaves), mid, xplan["in_userns"])
+        _put_in_cgroups(parent_sock, leaves, mid, xplan["in_userns"])
         pid, early = _pid_of_child(parent_sock, ("console", "error"))
         os.waitpid(mid, 0)
         mid = 0
