@@ -129,12 +129,18 @@ def _enter_cgroups(joined: dict[str, Any]) -> int | None:
     each v1 leaf's `tasks`, where "0" moves this (single-threaded) process.  Without fds the parent has
     already moved it."""
     fds = joined.get("fds") or []
-    for fd in fds[1:]:
+    _move_self(fds[1:])
+    return fds[0] if fds else None
+
+
+def _move_self(task_fds: list[int]) -> None:
+    """"0" into each v1 leaf's `tasks` moves the calling thread, this whole single-threaded process,
+    without the kernel's global lock that a write of another pid takes; the fds are closed."""
+    for fd in task_fds:
         try:
             os.write(fd, b"0")
         finally:
             os.close(fd)
-    return fds[0] if fds else None
 
 
 def _fork(cgroup_fd: int | None) -> int:
@@ -414,6 +420,23 @@ def exec_intermediate(xplan: dict[str, Any], sock: _socket.socket) -> NoReturn:
         os._exit(0)
     except BaseException as exc:  # noqa: BLE001 - reported to the parent as data
         _report(sock, step, exc)
+
+
+def exec_direct(xplan: dict[str, Any], sock: _socket.socket) -> NoReturn:
+    """exec's process forked by the parent itself, already in the container's pid namespace and cgroup2
+    leaf (parent._fork_direct): into the v1 leaves, then the other namespaces (mount last), then B."""
+    step = "cgroups"
+    try:
+        _prctl.prctl(_prctl.PR_SET_DUMPABLE, 0)  # nothing in the container may open this process through /proc
+        block_imports()
+        _move_self(xplan["tasks"])
+        for ns_type, flag, fd in xplan["ns"]:
+            step = f"join the container's {ns_type} namespace"
+            S.setns(fd, flag)
+            os.close(fd)
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent as data
+        _report(sock, step, exc)
+    exec_process(xplan, sock)
 
 
 def exec_process(xplan: dict[str, Any], sock: _socket.socket) -> NoReturn:

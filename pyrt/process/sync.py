@@ -32,7 +32,10 @@ Init is born inside the cgroups (so a new cgroup namespace is rooted there) with
 write, whose first one after a quiet spell waits for an RCU grace period (9-23 ms here): A moves its
 own thread into the v1 leaves and forks B with clone3(CLONE_INTO_CGROUP).  Where the kernel cannot
 (before 5.7, or A inside a user namespace) "joined" carries no fds and the parent has written A's
-pid into every leaf first.  `exec` follows the same protocol from "joined" on.
+pid into every leaf first.  `exec` follows the same protocol from "joined" on, where the container has a
+user or time namespace; otherwise pyrt forks exec's process itself, into the container's pid namespace
+(setns for its children) and cgroup2 leaf, and the process moves into the v1 leaves and joins the other
+namespaces (parent._fork_direct, child.exec_direct): one fork less.
 
 Messages are plain dicts with a "type"; marshal (built in) rather than json, whose
 import pulls in re and enum (~10 ms here).  EOF before "ready" is an init failure.  Every other unexpected message is a

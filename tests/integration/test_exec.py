@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SHARED, Runtime, reap
+from tests.conftest import SHARED, Runtime, busybox_config, reap
 
 pytestmark = pytest.mark.root
 
@@ -102,3 +102,45 @@ def test_exec_into_a_stopped_container_is_refused(rt: Runtime) -> None:
     res = rt("exec", cid, "true")
     assert (res.returncode, res.stderr) == (1, "pyrt: cannot exec in a stopped container\n")
     rt("delete", cid, check=True)
+
+
+@pytest.mark.parametrize("extra", ["user", "time"])
+def test_exec_joins_user_and_time_namespaces_through_an_intermediate(rt: Runtime, extra: str) -> None:
+    """A user namespace must be joined before the others, a time namespace by a process that forks
+    after: exec's process is then forked by an intermediate, not by pyrt itself (parent._direct)."""
+    cfg = busybox_config()
+    cfg["linux"]["namespaces"].append({"type": extra})
+    if extra == "user":
+        cfg["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+        cfg["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+        cfg["root"]["readonly"] = True
+    cid = rt.new_id()
+    rt("run", "-d", "-b", str(rt.bundle(cfg, args=["sleep", "1000"])), cid, check=True)
+    try:
+        init = rt.state(cid)["pid"]
+        res = rt("exec", cid, "sh", "-c", "echo $$; for n in user time pid mnt; do readlink /proc/self/ns/$n; done; "
+                 "cat /proc/self/cgroup")
+        assert res.returncode == 0, res.stderr
+        lines = res.stdout.splitlines()
+        assert lines[0] != "1"
+        for name, link in zip(["user", "time", "pid", "mnt"], lines[1:5], strict=True):
+            assert link == os.readlink(f"/proc/{init}/ns/{name}"), name
+        assert sorted(lines[5:]) == sorted(Path(f"/proc/{init}/cgroup").read_text().splitlines())
+    finally:
+        rt("delete", "--force", cid, check=True)
+
+
+def test_exec_forks_directly_only_where_nothing_needs_an_intermediate(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pyrt.linux import sys as S
+    from pyrt.process.parent import _direct
+
+    monkeypatch.setattr(S, "can_clone_into_cgroup", lambda: True)
+    monkeypatch.delenv("PYRT_CLONE_INTO_CGROUP", raising=False)
+    plain = [("ipc", 0, 5), ("pid", 0, 6), ("mount", 0, 7)]
+    leaves = [("/sys/fs/cgroup/memory/x", 1), ("/sys/fs/cgroup/unified/x", 2)]
+    assert _direct(plain, leaves, userns=False)
+    assert not _direct([("user", 0, 4), *plain], leaves, userns=True)
+    assert not _direct([*plain, ("time", 0, 8)], leaves, userns=False)
+    assert not _direct(plain, leaves[:1], userns=False)  # no cgroup2 leaf to clone into
+    monkeypatch.setenv("PYRT_CLONE_INTO_CGROUP", "0")
+    assert not _direct(plain, leaves, userns=False)
