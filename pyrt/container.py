@@ -120,6 +120,7 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
         parent.release(launch, plan)  # A forks init into the cgroups: the record is written meanwhile
         record["cgroup_created"] = created  # off the critical path now: init is being forked
         store.write(cid, record)
+        store.write_plan(cid, plan)  # for exec (same filter, cgroups); finish() does not change the plan
         pid, start_time, master = parent.finish(launch, plan, console_socket, recorder, attachment)
         launch = None
         faults.point("spawned")
@@ -130,7 +131,6 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
             record["network"] = {**attachment.record(), "summary": summary(attachment.result)}
         store.write(cid, record)
         faults.point("recorded")
-        store.write_plan(cid, plan)  # exec joins this container with the same filter and cgroups
         if pid_file:
             _write_pid_file(pid_file, pid)
     except BaseException as exc:
