@@ -67,7 +67,10 @@ def test_delete_kills_what_is_left_without_a_pid_namespace(rt: Runtime) -> None:
     cfg["linux"]["maskedPaths"] = []
     cfg["linux"]["readonlyPaths"] = []
     rt("run", "-d", "-b", str(rt.bundle(cfg, args=["sh", "-c", "sleep 60 & exec sleep 0.3"])), cid, check=True)
-    procs = (CG / "pids/pyrt" / cid / "cgroup.procs").read_text().split()
+    deadline = time.monotonic() + 0.25  # run -d returns once sh runs; its fork of sleep 60 may follow
+    while len(procs := (CG / "pids/pyrt" / cid / "cgroup.procs").read_text().split()) < 2 \
+            and time.monotonic() < deadline:
+        time.sleep(0.005)
     assert len(procs) == 2
     deadline = time.monotonic() + 10
     while rt.state(cid)["status"] != "stopped" and time.monotonic() < deadline:
