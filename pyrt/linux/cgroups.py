@@ -12,6 +12,7 @@ import time
 
 from pyrt.errors import SetupError
 from pyrt.linux import posixos as os
+from pyrt.linux.freezer import freezer_file
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -422,31 +423,9 @@ def _has_children(d: str) -> bool:
         return False
 
 
-def _freezer_file(leaves: list[str]) -> tuple[str, int] | None:
-    for leaf in leaves:
-        if os.path.exists(os.path.join(leaf, "freezer.state")):
-            return os.path.join(leaf, "freezer.state"), 1
-    for leaf in leaves:
-        if os.path.exists(os.path.join(leaf, "cgroup.freeze")):
-            return os.path.join(leaf, "cgroup.freeze"), 2
-    return None
-
-
-def frozen(leaves: list[str]) -> bool:
-    found = _freezer_file(leaves)
-    if found is None:
-        return False
-    try:
-        with open(found[0]) as fh:
-            value = fh.read().strip()
-    except OSError:
-        return False
-    return value in ("FROZEN", "FREEZING") if found[1] == 1 else value == "1"
-
-
 def freeze(leaves: list[str], on: bool, timeout: float = 5.0) -> None:
     """Freeze (or thaw) every process of the container, and wait until the kernel says so."""
-    found = _freezer_file(leaves)
+    found = freezer_file(leaves)
     if found is None:
         raise SetupError("pause", "no freezer cgroup on this host")
     path, version = found

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pyrt.errors import SetupError
-from pyrt.linux import cgroups
+from pyrt.linux import cgroups, freezer
 
 FILES = {"memory.max": "max", "memory.low": "0", "memory.swap.max": "max", "cpu.weight": "100",
          "cpu.max": "max 100000", "pids.max": "max", "io.weight": "default 100", "cpuset.cpus": "",
@@ -100,7 +100,7 @@ def test_freeze_and_remove(fake_v2: Path) -> None:
     leaf = fake_v2 / "pyrt" / "c5"
     (leaf / "cgroup.events").write_text("populated 1\nfrozen 1\n")  # the kernel's answer
     cgroups.freeze(leaves, True, timeout=1)
-    assert (leaf / "cgroup.freeze").read_text() == "1" and cgroups.frozen(leaves)
+    assert (leaf / "cgroup.freeze").read_text() == "1" and freezer.frozen(leaves)
     for f in leaf.iterdir():  # a real cgroup directory empties itself; a fake one must be emptied
         f.unlink()
     cgroups.remove([str(leaf), str(fake_v2 / "pyrt")])
