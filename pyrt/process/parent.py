@@ -44,6 +44,7 @@ def begin(plan: dict[str, Any], fifo_path: str) -> Launch:
     """Fork A.  It sets up its namespaces (user first, then the rest), brings lo up and sets the hostname
     while the caller makes the cgroups, then waits for finish() to put it in them.  Measured gain of the
     overlap: 0.8 ms a run (the parent's writes after the fork take copy-on-write faults)."""
+    from pyrt.linux import sys as S
     from pyrt.process import child  # python-prctl and the rootfs steps: only `create` needs them
 
     if plan["hooks"]:  # init runs createContainer and startContainer hooks after it has blocked imports
@@ -56,6 +57,11 @@ def begin(plan: dict[str, Any], fifo_path: str) -> Launch:
     parent_sock, child_sock = sync.pair()
     child_sock = _socket.socket(fileno=_high_fd(child_sock.detach(), floor))
     fifo_fd = _high_fd(os.open(fifo_path, os.O_RDWR | os.O_CLOEXEC), floor)
+    # Whether A may clone3 init into the cgroup2 leaf is decided here, before the fork, so that A
+    # inherits the answer with the parent's lookup of glibc's cached tid: a lookup in A itself, with A's
+    # tid, can find that value twice in struct pthread and fail after the parent chose clone3 (once in
+    # a suite run: "cannot locate glibc's cached thread id").
+    S.can_clone_into_cgroup()
     mid = os.fork()
     if mid == 0:
         parent_sock.close()
