@@ -298,14 +298,31 @@ _tid_slot: list[int | None] = []
 
 def _cached_tid_address() -> int | None:
     """Where glibc caches this thread's id (struct pthread's tid): fork() rewrites it in the child, and
-    so must a raw clone3, or raise() and pthread_kill() in the child would aim at the parent.  Found by
-    looking for the one int in the first 1 KiB of struct pthread that equals gettid(); None if not one."""
+    so must a raw clone3, or raise() and pthread_kill() in the child would aim at the parent."""
     if not _tid_slot:
-        me = int(_pthread_self())
-        tid = int(_syscall(186))  # gettid
-        hits = [off for off in range(0, 1024, 4) if ffi.c_int.from_address(me + off).value == tid]
-        _tid_slot.append(me + hits[0] if len(hits) == 1 else None)
+        _tid_slot.append(_tid_address_from_kernel() or _tid_address_by_scan())
     return _tid_slot[0]
+
+
+def _tid_address_from_kernel() -> int | None:
+    """PR_GET_TID_ADDRESS: the address the kernel clears at exit, which glibc points at struct
+    pthread's tid (set_tid_address at start-up, CLONE_CHILD_CLEARTID in fork); it needs the kernel's
+    CONFIG_CHECKPOINT_RESTORE.  Checked against gettid()."""
+    addr = ffi.c_ulong(0)
+    if _prctl(C.PR_GET_TID_ADDRESS, ffi.addressof(addr), 0, 0, 0) != 0 or not addr.value:
+        return None
+    return int(addr.value) if ffi.c_int.from_address(addr.value).value == int(_syscall(186)) else None
+
+
+def _tid_address_by_scan() -> int | None:
+    """The one int in the first 1 KiB of struct pthread that equals gettid(); None if not one.  A tid
+    equal to the high 32 bits of pthread_self (0x7fxx, a valid pid where pid_max is 32768) is found
+    twice: struct pthread starts with pointers to itself.  So the parent looks before it forks
+    (parent.begin) and its children inherit the answer."""
+    me = int(_pthread_self())
+    tid = int(_syscall(186))  # gettid
+    hits = [off for off in range(0, 1024, 4) if ffi.c_int.from_address(me + off).value == tid]
+    return me + hits[0] if len(hits) == 1 else None
 
 
 def can_clone_into_cgroup() -> bool:
