@@ -150,7 +150,7 @@ def exec_process(store: st.Store, cid: str, opts: ExecOptions) -> int:
         "in_userns": in_ns(plan, "user"),
     }
     _subreaper()
-    pid, master = parent.spawn_exec(xplan, record["pid"], [(h["dir"], h["version"]) for h in plan["cgroup_leaves"]])
+    pid, master = parent.spawn_exec(xplan, record["pid"], plan["cgroup_leaves"])
     if opts.pid_file:
         _write_pid_file(opts.pid_file, pid)
     if opts.detach:

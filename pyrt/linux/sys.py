@@ -317,12 +317,17 @@ def _tid_address_from_kernel() -> int | None:
 def _tid_address_by_scan() -> int | None:
     """The one int in the first 1 KiB of struct pthread that equals gettid(); None if not one.  A tid
     equal to the high 32 bits of pthread_self (0x7fxx, a valid pid where pid_max is 32768) is found
-    twice: struct pthread starts with pointers to itself.  So the parent looks before it forks
-    (parent.begin) and its children inherit the answer."""
+    twice: struct pthread starts with pointers to itself.  So the lookup runs before each fork (the
+    hook below) and the children inherit the answer of a process whose tid was unambiguous."""
     me = int(_pthread_self())
     tid = int(_syscall(186))  # gettid
     hits = [off for off in range(0, 1024, 4) if ffi.c_int.from_address(me + off).value == tid]
     return me + hits[0] if len(hits) == 1 else None
+
+
+# Looked up (once) before any os.fork() of a process that loaded this layer, so that a child that
+# clone3s (the intermediate) inherits it: its own scan could fail where its parent's did not.
+os.register_at_fork(before=_cached_tid_address)
 
 
 def can_clone_into_cgroup() -> bool:

@@ -405,10 +405,7 @@ def exec_intermediate(xplan: dict[str, Any], sock: _socket.socket) -> NoReturn:
     try:
         _prctl.prctl(_prctl.PR_SET_DUMPABLE, 0)  # nothing in the container may open this process through /proc
         block_imports()
-        for ns_type, flag, fd in xplan["ns"]:
-            step = f"join the container's {ns_type} namespace"
-            S.setns(fd, flag)
-            os.close(fd)
+        _join(xplan["ns"])
         step = "cgroups"
         cgroup_fd = _enter_cgroups(sync.expect(sock, "joined"))
         step = "fork the process into its cgroup"
@@ -430,13 +427,20 @@ def exec_direct(xplan: dict[str, Any], sock: _socket.socket) -> NoReturn:
         _prctl.prctl(_prctl.PR_SET_DUMPABLE, 0)  # nothing in the container may open this process through /proc
         block_imports()
         _move_self(xplan["tasks"])
-        for ns_type, flag, fd in xplan["ns"]:
-            step = f"join the container's {ns_type} namespace"
-            S.setns(fd, flag)
-            os.close(fd)
+        _join(xplan["ns"])
     except BaseException as exc:  # noqa: BLE001 - reported to the parent as data
         _report(sock, step, exc)
     exec_process(xplan, sock)
+
+
+def _join(ns: list[tuple[str, int, int]]) -> None:
+    """setns into each (type, flag, fd) the parent opened, in its order (user first, mount last)."""
+    for ns_type, flag, fd in ns:
+        try:
+            S.setns(fd, flag)
+        except OSError as exc:
+            raise StepError(f"join the container's {ns_type} namespace", exc) from None
+        os.close(fd)
 
 
 def exec_process(xplan: dict[str, Any], sock: _socket.socket) -> NoReturn:

@@ -44,7 +44,6 @@ def begin(plan: dict[str, Any], fifo_path: str) -> Launch:
     """Fork A.  It sets up its namespaces (user first, then the rest), brings lo up and sets the hostname
     while the caller makes the cgroups, then waits for finish() to put it in them.  Measured gain of the
     overlap: 0.8 ms a run (the parent's writes after the fork take copy-on-write faults)."""
-    from pyrt.linux import sys as S
     from pyrt.process import child  # python-prctl and the rootfs steps: only `create` needs them
 
     if plan["hooks"]:  # init runs createContainer and startContainer hooks after it has blocked imports
@@ -57,11 +56,6 @@ def begin(plan: dict[str, Any], fifo_path: str) -> Launch:
     parent_sock, child_sock = sync.pair()
     child_sock = _socket.socket(fileno=_high_fd(child_sock.detach(), floor))
     fifo_fd = _high_fd(os.open(fifo_path, os.O_RDWR | os.O_CLOEXEC), floor)
-    # Whether A may clone3 init into the cgroup2 leaf is decided here, before the fork, so that A
-    # inherits the answer with the parent's lookup of glibc's cached tid: a lookup in A itself, with A's
-    # tid, can find that value twice in struct pthread and fail after the parent chose clone3 (once in
-    # a suite run: "cannot locate glibc's cached thread id").
-    S.can_clone_into_cgroup()
     mid = os.fork()
     if mid == 0:
         parent_sock.close()
@@ -82,8 +76,12 @@ def release(launch: Launch, plan: dict[str, Any]) -> None:
         _expect(launch.sock, "userns")
         _write_maps(launch.mid, plan)
         _send(launch.sock, "mapped")
-    _put_in_cgroups(launch.sock, [(h["dir"], h["version"]) for h in plan["cgroup_leaves"]], launch.mid,
-                    in_ns(plan, "user"))
+    _put_in_cgroups(launch.sock, _versions(plan["cgroup_leaves"]), launch.mid, in_ns(plan, "user"))
+
+
+def _versions(cgroup_leaves: list[dict[str, Any]]) -> list[tuple[str, int]]:
+    """(dir, 1 or 2) of each leaf of a plan's "cgroup_leaves" (cgroups.leaf_dirs)."""
+    return [(h["dir"], h["version"]) for h in cgroup_leaves]
 
 
 def finish(launch: Launch, plan: dict[str, Any], console_socket: str | None = None, recorder: Any = None,
@@ -148,29 +146,43 @@ def finish(launch: Launch, plan: dict[str, Any], console_socket: str | None = No
 def _put_in_cgroups(sock: Any, leaves: list[tuple[str, int]], mid: int, userns: bool) -> None:
     """Send A "joined" once it can be in the cgroups, and so fork init inside them.
 
-    A cgroup.procs write (whose first one waits 9-23 ms here for an RCU grace period) is avoided when
-    the kernel allows: "joined" carries an fd of the cgroup2 leaf, for clone3(CLONE_INTO_CGROUP), and
-    one of each v1 leaf's `tasks`, where A writes "0" (moving only the calling thread takes no global
-    lock).  Otherwise the parent writes A's pid into every leaf first: also when A forks from inside a
-    user namespace, whose root may not write the host's cgroup files (clone3 checks that: EACCES)."""
-    from pyrt.linux import sys as S
-
-    v2 = [d for d, version in leaves if version == 2]
-    if userns or len(v2) != 1 or not S.can_clone_into_cgroup() or os.getenv("PYRT_CLONE_INTO_CGROUP") == "0":
+    A cgroup.procs write (whose first one waits 9-23 ms here for an RCU grace period) is avoided where
+    _clone3_possible: "joined" carries the fds of _open_cgroup_fds, for A to enter the v1 leaves and
+    clone3 into the cgroup2 one.  Otherwise the parent writes A's pid into every leaf first."""
+    if not _clone3_possible(leaves, userns):
         cgroups.join([d for d, _version in leaves], mid)
         faults.point("joined")
         _send(sock, "joined")
         return
     fds: list[int] = []
     try:
-        fds.append(os.open(v2[0], os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC))
-        fds += [os.open(os.path.join(d, "tasks"), os.O_WRONLY | os.O_CLOEXEC) for d, version in leaves
-                if version == 1]
+        _open_cgroup_fds(leaves, fds)
         faults.point("joined")
         _send(sock, "joined", fds=fds)
     finally:
         for fd in fds:
             os.close(fd)
+
+
+def _clone3_possible(leaves: list[tuple[str, int]], userns: bool) -> bool:
+    """Whether a process can be born in the cgroups: clone3(CLONE_INTO_CGROUP) into the one cgroup2
+    leaf, after a "0" into each v1 leaf's `tasks` (moving only the calling thread takes no global lock).
+    Not from inside a user namespace, whose root may not write the host's cgroup files (clone3 checks
+    that: EACCES), nor before Linux 5.7, nor with PYRT_CLONE_INTO_CGROUP=0."""
+    from pyrt.linux import sys as S
+
+    return (not userns and sum(1 for _d, version in leaves if version == 2) == 1 and S.can_clone_into_cgroup()
+            and os.getenv("PYRT_CLONE_INTO_CGROUP") != "0")
+
+
+def _open_cgroup_fds(leaves: list[tuple[str, int]], fds: list[int], floor: int = 0) -> None:
+    """Append to fds the cgroup2 leaf's directory, then each v1 leaf's `tasks` opened for writing, all
+    above floor; the caller closes them, also after a failure here."""
+    v2 = next(d for d, version in leaves if version == 2)
+    fds.append(_high_fd(os.open(v2, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC), floor))
+    for d, version in leaves:
+        if version == 1:
+            fds.append(_high_fd(os.open(os.path.join(d, "tasks"), os.O_WRONLY | os.O_CLOEXEC), floor))
 
 
 def _idmap_fds(plan: dict[str, Any], floor: int) -> list[int]:
@@ -285,14 +297,15 @@ def _hand_over_listener(plan: dict[str, Any], pid: int, child_fd: int) -> None:
 NS_ORDER = ("user", "ipc", "uts", "network", "pid", "cgroup", "time", "mount")  # mount last: it moves our root
 
 
-def spawn_exec(xplan: dict[str, Any], init_pid: int, leaves: list[tuple[str, int]]) -> tuple[int, int | None]:
-    """Start a process inside a running container, in its cgroups (dir, version: the plan's, so no
+def spawn_exec(xplan: dict[str, Any], init_pid: int, cgroup_leaves: list[dict[str, Any]]) -> tuple[int, int | None]:
+    """Start a process inside a running container, in its cgroups (the plan's "cgroup_leaves": no
     mountinfo read, 0.7 ms); returns (pid, pty master or None) once it has exec'd."""
     import _socket
 
     from pyrt.constants import NS_FLAGS, NS_PROC_NAMES
     from pyrt.process import child
 
+    leaves = _versions(cgroup_leaves)
     floor = 3 + xplan["preserve_fds"]
     ns_fds: list[tuple[str, int, int]] = []
     try:
@@ -351,13 +364,9 @@ def spawn_exec(xplan: dict[str, Any], init_pid: int, leaves: list[tuple[str, int
 
 def _direct(ns_fds: list[tuple[str, int, int]], leaves: list[tuple[str, int]], userns: bool) -> bool:
     """Whether exec can fork its process itself: no user namespace (to be joined before the others)
-    and no time namespace (joined by a process that then forks) in the way, and clone3 into the
-    cgroup2 leaf available.  Otherwise an intermediate joins them first (exec_intermediate)."""
-    from pyrt.linux import sys as S
-
-    return (not userns and not any(t in ("user", "time") for t, _f, _fd in ns_fds)
-            and sum(1 for _d, version in leaves if version == 2) == 1 and S.can_clone_into_cgroup()
-            and os.getenv("PYRT_CLONE_INTO_CGROUP") != "0")
+    and no time namespace (joined by a process that then forks) in the way, and the process can be
+    born in the cgroups.  Otherwise an intermediate joins them first (exec_intermediate)."""
+    return not any(t in ("user", "time") for t, _f, _fd in ns_fds) and _clone3_possible(leaves, userns)
 
 
 def _fork_direct(xplan: dict[str, Any], ns_fds: list[tuple[str, int, int]], leaves: list[tuple[str, int]],
@@ -372,11 +381,8 @@ def _fork_direct(xplan: dict[str, Any], ns_fds: list[tuple[str, int, int]], leav
     fds: list[int] = []
     pid = -1
     try:
-        v2 = next(d for d, version in leaves if version == 2)
-        fds.append(_high_fd(os.open(v2, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC), floor))
-        xplan["tasks"] = [_high_fd(os.open(os.path.join(d, "tasks"), os.O_WRONLY | os.O_CLOEXEC), floor)
-                          for d, version in leaves if version == 1]
-        fds += xplan["tasks"]
+        _open_cgroup_fds(leaves, fds, floor)
+        xplan["tasks"] = fds[1:]
         xplan["ns"] = [ns for ns in ns_fds if ns[0] != "pid"]
         pid_ns = [fd for t, _f, fd in ns_fds if t == "pid"]
         own = -1

@@ -61,9 +61,9 @@ def test_the_syscall_layer_reports_errno() -> None:
 
 
 def test_the_cached_tid_slot_found_before_a_fork_serves_the_child() -> None:
-    """parent.begin looks glibc's cached tid up before it forks the intermediate, which inherits the
-    address: after fork() that slot holds the child's own tid (the lookup in the child could be
-    ambiguous, its tid appearing twice in struct pthread)."""
+    """The syscall layer looks glibc's cached tid up before any fork (an os.register_at_fork hook), and
+    the intermediate inherits the address: after fork() that slot holds the child's own tid (the lookup
+    in the child could be ambiguous, its tid appearing twice in struct pthread)."""
     import subprocess
     import sys
 
@@ -134,3 +134,23 @@ def test_the_kernel_and_the_scan_agree_on_the_cached_tid() -> None:
     assert (kernel, scan) != (None, None)
     assert kernel is None or scan is None or kernel == scan
     assert ffi.c_int.from_address(kernel or scan or 0).value == os.getpid()  # the main thread: tid = pid
+
+
+def test_a_fork_looks_the_cached_tid_up_first() -> None:
+    """No call before the fork: the at-fork hook of the syscall layer fills the slot in the parent."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    code = ("import sys, os\n"
+            f"sys.path[:0] = [{str(ROOT)!r}]\n"
+            "from pyrt.linux import sys as S\n"
+            "assert S._tid_slot == []\n"
+            "pid = os.fork()\n"
+            "if pid == 0:\n"
+            "    os._exit(0)\n"
+            "os.waitpid(pid, 0)\n"
+            "print(S._tid_slot == [S._tid_address_from_kernel() or S._tid_address_by_scan()] != [None])\n")
+    out = subprocess.run([sys.executable, "-IS", "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "True", out.stderr
