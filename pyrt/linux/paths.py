@@ -82,40 +82,35 @@ def _walk(root_fd: int, rel: str, flags: int, depth: int = 0) -> int:
 def mkdir_all(root_fd: int, path: str, mode: int = 0o755, _depth: int = 0) -> int:
     """mkdir -p inside the root; returns an O_PATH fd of the directory.
 
-    A dangling symlink on the way is followed inside the root and its target created,
-    as runc does; nothing is ever created outside the root.
+    The whole path is tried first (one openat2 when it exists); only a missing directory is made, in
+    its parent made the same way.  A dangling symlink on the way is followed inside the root and its
+    target created, as runc does; nothing is ever created outside the root.
     """
     if _depth > 40:
         raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), path)
-    parts = [p for p in _rel(path).split("/") if p != "."]
-    cur = os.dup(root_fd)
-    done: list[str] = []
+    rel = _rel(path)
     try:
-        for name in parts:
-            done.append(name)
-            prefix = "/".join(done)
+        return open_in_root(root_fd, rel, _O_PATH | os.O_DIRECTORY)
+    except FileNotFoundError:
+        if rel == ".":
+            raise
+    head, _, name = rel.rpartition("/")
+    parent = mkdir_all(root_fd, head or ".", mode, _depth)
+    try:
+        if name != "..":  # "x/.." exists once x does
             try:
-                nxt = open_in_root(root_fd, prefix, _O_PATH | os.O_DIRECTORY)
-            except FileNotFoundError:
-                if name == "..":
-                    raise
+                os.mkdir(name, mode, dir_fd=parent)
+            except FileExistsError:
                 try:
-                    os.mkdir(name, mode, dir_fd=cur)
-                except FileExistsError:
-                    try:
-                        target = os.readlink(name, dir_fd=cur)
-                    except OSError:
-                        target = None  # a race: resolve again below
-                    if target is not None:
-                        base = "" if target.startswith("/") else "/".join(done[:-1])
-                        os.close(mkdir_all(root_fd, f"{base}/{target}", mode, _depth + 1))
-                nxt = open_in_root(root_fd, prefix, _O_PATH | os.O_DIRECTORY)
-            os.close(cur)
-            cur = nxt
-        return cur
-    except BaseException:
-        os.close(cur)
-        raise
+                    target = os.readlink(name, dir_fd=parent)
+                except OSError:
+                    target = None  # a race: resolve again below
+                if target is not None:
+                    base = "" if target.startswith("/") else head
+                    os.close(mkdir_all(root_fd, f"{base}/{target}", mode, _depth + 1))
+        return open_in_root(root_fd, rel, _O_PATH | os.O_DIRECTORY)
+    finally:
+        os.close(parent)
 
 
 def ensure_file(root_fd: int, path: str, mode: int = 0o644, _depth: int = 0) -> int:

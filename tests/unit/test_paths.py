@@ -71,3 +71,38 @@ def test_missing_path_is_enoent(resolver: str, tmp_path: Path) -> None:
             paths.open_in_root(rfd, "/nope/deeper")
     finally:
         os.close(rfd)
+
+
+def test_mkdir_all_makes_what_is_missing_and_only_that(resolver: str, tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "a").mkdir(parents=True)
+    (root / "a" / "keep").write_text("x")
+    rfd = os.open(root, os.O_PATH | os.O_DIRECTORY)
+    try:
+        assert _real(paths.mkdir_all(rfd, "/a")) == str(root / "a")  # there already: untouched
+        assert _real(paths.mkdir_all(rfd, "a/b/c/")) == str(root / "a" / "b" / "c")
+        assert _real(paths.mkdir_all(rfd, "/x/../y/./z")) == str(root / "y" / "z")  # x is made, as by mkdir -p
+        assert _real(paths.mkdir_all(rfd, "/../../w")) == str(root / "w")  # '..' stops at the root
+        assert _real(paths.mkdir_all(rfd, "/")) == str(root)
+        with pytest.raises(NotADirectoryError):
+            paths.mkdir_all(rfd, "/a/keep/sub")
+    finally:
+        os.close(rfd)
+    assert sorted(p.name for p in root.iterdir()) == ["a", "w", "x", "y"]
+    assert (root / "a" / "keep").read_text() == "x"
+
+
+def test_mkdir_all_follows_dangling_symlinks_inside_the_root(resolver: str, tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "d").mkdir(parents=True)
+    (root / "d" / "rel").symlink_to("../made/here")  # relative: from d
+    (root / "abs").symlink_to("/other")
+    (root / "loop").symlink_to("loop")
+    rfd = os.open(root, os.O_PATH | os.O_DIRECTORY)
+    try:
+        assert _real(paths.mkdir_all(rfd, "/d/rel/sub")) == str(root / "made" / "here" / "sub")
+        assert _real(paths.mkdir_all(rfd, "/abs")) == str(root / "other")
+        with pytest.raises(OSError):
+            paths.mkdir_all(rfd, "/loop/x")
+    finally:
+        os.close(rfd)
