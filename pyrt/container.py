@@ -21,6 +21,7 @@ from pyrt.signals import NOT_FORWARDED, NUMBERS, SIGKILL, SIGRTMAX, SIGRTMIN
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 
@@ -39,11 +40,15 @@ def _write_pid_file(path: str, pid: int) -> None:
 def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = None, no_pivot: bool = False,
            no_new_keyring: bool = False, preserve_fds: int = 0, console_socket: str | None = None,
            security_opt: str | None = None, foreground: bool = False,
-           recorder: Any = None, network: str | None = None) -> tuple[int, int | None, dict[str, Any]]:
+           recorder: Any = None, network: str | None = None, starting: bool = False,
+           on_spawn: Callable[[int], None] | None = None) -> tuple[int, int | None, dict[str, Any]]:
     """Create the container; returns (init pid, the pty master when a foreground run keeps it, the state
     record as written, which `run` hands to start and delete instead of reading it back: 0.2-0.3 ms each).
 
-    With a recorder (run --seccomp-record) the container's filter is the recorder's."""
+    With a recorder (run --seccomp-record) the container's filter is the recorder's.  starting (run: the
+    caller starts the container at once): the "created" record is written as soon as init's pid is known,
+    while init builds its rootfs, unless hooks (which must see "creating") or a network attachment come
+    first.  on_spawn is called with init's pid then too."""
     from pyrt.bundle import plan_bundle
     from pyrt.linux import cgroups
     from pyrt.process import parent
@@ -121,15 +126,25 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
         record["cgroup_created"] = created  # off the critical path now: init is being forked
         store.write(cid, record)
         store.write_plan(cid, plan)  # for exec (same filter, cgroups); finish() does not change the plan
-        pid, start_time, master = parent.finish(launch, plan, console_socket, recorder, attachment)
+        early = starting and not plan["hooks"] and attachment is None
+
+        def spawned(init_pid: int, start_time: int) -> None:
+            if early:
+                record.update(status="created", pid=init_pid, init_start_time=start_time)
+                store.write(cid, record)
+            if on_spawn is not None:
+                on_spawn(init_pid)
+
+        pid, start_time, master = parent.finish(launch, plan, console_socket, recorder, attachment, spawned)
         launch = None
         faults.point("spawned")
-        record.update(status="created", pid=pid, init_start_time=start_time)
-        if attachment is not None:
-            from pyrt.network.cni import summary
+        if not early:
+            record.update(status="created", pid=pid, init_start_time=start_time)
+            if attachment is not None:
+                from pyrt.network.cni import summary
 
-            record["network"] = {**attachment.record(), "summary": summary(attachment.result)}
-        store.write(cid, record)
+                record["network"] = {**attachment.record(), "summary": summary(attachment.result)}
+            store.write(cid, record)
         faults.point("recorded")
         if pid_file:
             _write_pid_file(pid_file, pid)
@@ -360,7 +375,7 @@ def run(store: st.Store, cid: str, bundle: str, *, detach: bool = False, keep: b
         pid, master, record = create(store, cid, bundle, pid_file=pid_file, no_pivot=no_pivot,
                              no_new_keyring=no_new_keyring, preserve_fds=preserve_fds, console_socket=console_socket,
                              security_opt=security_opt, foreground=not detach, recorder=recorder,
-                             network=network)
+                             network=network, starting=True, on_spawn=None if detach else forward_signals)
     except BaseException:
         if recorder is not None:
             recorder.close()
@@ -389,7 +404,7 @@ def run(store: st.Store, cid: str, bundle: str, *, detach: bool = False, keep: b
 
 def _run_foreground(store: st.Store, cid: str, pid: int, master: int | None, keep: bool,
                     record: dict[str, Any]) -> int:
-    forward_signals(pid)
+    """create() has made pyrt forward signals to pid already (on_spawn)."""
     try:
         start(store, cid, record)
         if master is not None:

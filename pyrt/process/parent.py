@@ -13,6 +13,7 @@ from pyrt.state import proc_stat
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 
@@ -85,14 +86,14 @@ def _versions(cgroup_leaves: list[dict[str, Any]]) -> list[tuple[str, int]]:
 
 
 def finish(launch: Launch, plan: dict[str, Any], console_socket: str | None = None, recorder: Any = None,
-           network: Any = None) -> tuple[int, int, int | None]:
+           network: Any = None, spawned: Callable[[int, int], None] | None = None) -> tuple[int, int, int | None]:
     """After release(): wait until init is ready; returns (pid, start time, pty master or None).
 
     The pty master (process.terminal) goes to console_socket when given; otherwise it is returned,
     for `run` to proxy the caller's terminal.  A recorder (--seccomp-record) takes init's
     listener when init announces it, and answers every call from then on.  Once init's namespaces
     exist, linux.netDevices move in and a CNI network (--network) is attached, while init builds
-    its rootfs.
+    its rootfs.  spawned(pid, start time) is called then too, before init is ready.
 
     On any failure, every process started here is killed and reaped before raising.
     """
@@ -110,6 +111,8 @@ def finish(launch: Launch, plan: dict[str, Any], console_socket: str | None = No
         info = proc_stat(init_pid)
         if info is None:
             raise ProtocolError("the container's init exited during create")
+        if spawned is not None:
+            spawned(init_pid, info[1])
         master = None
         while True:
             msg = early.pop(0) if early else sync.expect(parent_sock, *INIT_MESSAGES)

@@ -358,6 +358,7 @@ def _open_if_there(root: int, path: str, field: str) -> int | None:
 
 def readonly_and_masked(plan: dict[str, Any]) -> None:
     root = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    null = None  # /dev/null, opened and checked once for every masked file
     try:
         for path in plan["readonly_paths"]:
             fd = _open_if_there(root, path, "readonlyPaths")
@@ -380,19 +381,19 @@ def readonly_and_masked(plan: dict[str, Any]) -> None:
                 if stat.S_ISDIR(os.fstat(fd).st_mode):
                     S.mount("tmpfs", paths.fd_path(fd), "tmpfs", C.MS_RDONLY, "size=0k")
                 else:
-                    null = paths.open_in_root(root, "/dev/null")
-                    try:
+                    if null is None:
+                        null = paths.open_in_root(root, "/dev/null")
                         if not stat.S_ISCHR(os.fstat(null).st_mode):
                             raise SetupError("maskedPaths", f"{path}: /dev/null is not a device")
-                        S.mount(paths.fd_path(null), paths.fd_path(fd), None, C.MS_BIND, None)
-                    finally:
-                        os.close(null)
+                    S.mount(paths.fd_path(null), paths.fd_path(fd), None, C.MS_BIND, None)
             except OSError as exc:
                 if exc.errno not in (errno.ENOENT,):
                     raise _fail("maskedPaths", exc, path) from None
             finally:
                 os.close(fd)
     finally:
+        if null is not None:
+            os.close(null)
         os.close(root)
 
 

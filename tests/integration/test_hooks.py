@@ -143,3 +143,20 @@ def test_bad_hook_definitions(rt: Runtime) -> None:
         cfg["hooks"] = {"prestart": [hook]}
         res = rt("create", "-b", str(rt.bundle(cfg)), rt.new_id())
         assert res.returncode == 1 and res.stderr.startswith(f"pyrt: {expected}"), res.stderr
+
+
+def test_run_shows_creating_to_a_create_hook_that_asks(rt: Runtime, tmp_path: Path) -> None:
+    """run writes the "created" record early, while init builds its rootfs, but not when hooks run then:
+    a hook that asks `pyrt state` must see "creating" (the runtime spec's status during create)."""
+    from tests.conftest import PYRT
+
+    cid, seen = rt.new_id(), tmp_path / "seen"
+    script = tmp_path / "ask.sh"
+    script.write_text(f"#!/bin/sh\n{PYRT} --root {rt.root} state {cid} >> {seen}\n")
+    script.chmod(0o755)
+    cfg = busybox_config()
+    cfg["hooks"] = {phase: [{"path": str(script)}] for phase in ("prestart", "createRuntime")}
+    res = rt("run", "-b", str(rt.bundle(cfg, args=["true"])), cid)
+    assert (res.returncode, res.stderr) == (0, "")
+    states = [json.loads(part) for part in seen.read_text().replace("}\n{", "}\0{").split("\0")]
+    assert [s["status"] for s in states] == ["creating", "creating"]
