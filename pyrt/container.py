@@ -50,7 +50,7 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
     while init builds its rootfs, unless hooks (which must see "creating") or a network attachment come
     first.  on_spawn is called with init's pid then too."""
     from pyrt.bundle import plan_bundle
-    from pyrt.linux import cgroups
+    from pyrt.linux import cgroupdirs, cgroups
     from pyrt.process import parent
 
     st.validate_id(cid)
@@ -155,11 +155,11 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
             parent.kill_and_reap(pid)
         own = [leaf for leaf in record["cgroup_leaves"] if leaf in created]  # never a cgroup pyrt did not make
         if own:  # and whatever got into them before its pid was known (an init whose intermediate failed)
-            parent.kill_and_reap(*cgroups.pids(own))
+            parent.kill_and_reap(*cgroupdirs.pids(own))
         if attachment is not None:
             for line in attachment.release():
                 log.warning(line)
-        cgroups.remove(created)
+        cgroupdirs.remove(created)
         from pyrt.hooks import HookError
 
         if isinstance(exc, HookError) or getattr(exc, "step", "") == "hooks":
@@ -266,9 +266,9 @@ def kill(store: st.Store, cid: str, sig: int, all_processes: bool = False) -> No
     if status not in ("created", "running", "paused"):
         raise StateError("container not running")
     if all_processes:
-        from pyrt.linux import cgroups
+        from pyrt.linux import cgroupdirs
 
-        cgroups.kill_all(record["cgroup_leaves"], sig)
+        cgroupdirs.kill_all(record["cgroup_leaves"], sig)
     try:
         os.kill(record["pid"], sig)
     except ProcessLookupError:
@@ -331,16 +331,16 @@ def _creator_alive(record: dict[str, Any]) -> bool:
 
 def destroy(store: st.Store, record: dict[str, Any]) -> None:
     """Undo what create did: processes left in the cgroup, the cgroups, the state dir."""
-    from pyrt.linux import cgroups
+    from pyrt.linux import cgroupdirs
 
     leaves = record.get("cgroup_leaves", [])
     plan = store.read_plan(record["id"]) if "poststop" in record.get("hooks", ()) else None
     if not record.get("pid_ns") or record.get("status") == "creating":
-        cgroups.kill_all(leaves, SIGKILL)
+        cgroupdirs.kill_all(leaves, SIGKILL)
     created = record.get("cgroup_created", [])
-    cgroups.remove(created)
+    cgroupdirs.remove(created)
     if record.get("cgroup_default"):  # /pyrt/<id>: /pyrt is pyrt's own, shared by its containers
-        cgroups.remove([d for d in cgroups.shared_default_parents(leaves) if d not in created], timeout=0)
+        cgroupdirs.remove([d for d in cgroupdirs.shared_default_parents(leaves) if d not in created], timeout=0)
     if record.get("network"):
         from pyrt.network.cni import Attachment
 

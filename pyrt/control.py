@@ -111,10 +111,10 @@ def _read(path: str) -> bytes:
 
 
 def ps(store: st.Store, cid: str, fmt: str, ps_args: list[str]) -> str:
-    from pyrt.linux import cgroups
+    from pyrt.linux import cgroupdirs
 
     record = store.read(cid)
-    pids = sorted(set(cgroups.pids(record.get("cgroup_leaves", []))))
+    pids = sorted(set(cgroupdirs.pids(record.get("cgroup_leaves", []))))
     if fmt == "json":
         return dumps(pids) + "\n"
     import subprocess

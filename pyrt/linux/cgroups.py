@@ -1,4 +1,5 @@
-"""cgroups on v1, v2 and hybrid hosts: create, apply limits, join, destroy.
+"""cgroups on v1, v2 and hybrid hosts: create, apply limits, join, freeze, stats (removing them and
+finding their processes: cgroupdirs.py).
 
 Discovery reads /proc/self/mountinfo: every mounted v1 hierarchy (by its super
 options: controllers, or ``name=...``) and the cgroup2 mount.  A directory that
@@ -7,11 +8,12 @@ is not a cgroup mount is never written to.  Used by the parent only.
 
 from __future__ import annotations
 
-import errno
 import time
 
 from pyrt.errors import SetupError
 from pyrt.linux import posixos as os
+from pyrt.linux.cgroupdirs import read as _read
+from pyrt.linux.cgroupdirs import remove
 from pyrt.linux.freezer import freezer_file
 
 TYPE_CHECKING = False
@@ -95,18 +97,6 @@ def _write(path: str, value: str) -> None:
         raise SetupError("cgroup", f"write {value!r} to {path}: {exc.strerror}") from None
 
 
-def _read(path: str) -> str:
-    """A cgroup file's whole text (they are small; OSError as the caller wants it)."""
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        chunks = []
-        while chunk := os.read(fd, 65536):
-            chunks.append(chunk)
-        return b"".join(chunks).decode()
-    finally:
-        os.close(fd)
-
-
 def _copy_cpuset(parent: str, child: str) -> None:
     for name in ("cpuset.cpus", "cpuset.mems"):
         src, dst = os.path.join(parent, name), os.path.join(child, name)
@@ -171,13 +161,6 @@ def _mkdir_chain(h: dict[str, Any]) -> list[str]:
             d = os.path.join(h["mount"], *rel[:i])
             _copy_cpuset(os.path.dirname(d), d)
     return created
-
-
-def shared_default_parents(leaves: list[str], default_parent: str = "pyrt") -> list[str]:
-    """pyrt's own default parent (/pyrt) in each hierarchy, for the leaves of the default cgroupsPath
-    (/pyrt/<id>, always right under each mount): removed on delete when nothing uses it.  No mountinfo
-    read: it cost delete 0.3 ms."""
-    return [os.path.dirname(leaf) for leaf in leaves if os.path.basename(os.path.dirname(leaf)) == default_parent]
 
 
 def _find(leaves: list[str], controller: str, v1_file: str, v2_file: str) -> tuple[str, int] | None:
@@ -377,50 +360,6 @@ def _has_v1(controller: str) -> bool:
 def join(leaves: list[str], pid: int) -> None:
     for leaf in leaves:
         _write(os.path.join(leaf, "cgroup.procs"), str(pid))
-
-
-def pids(leaves: list[str]) -> list[int]:
-    """Every process in the container's cgroup (read from the first hierarchy that has it)."""
-    for leaf in leaves:
-        try:
-            return [int(x) for x in _read(os.path.join(leaf, "cgroup.procs")).split()]
-        except OSError:
-            continue
-    return []
-
-
-def kill_all(leaves: list[str], sig: int) -> None:
-    for pid in pids(leaves):
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            pass
-
-
-def remove(dirs: list[str], timeout: float = 2.0) -> None:
-    """rmdir what pyrt created, deepest first; a dir still in use by others is left alone."""
-    for d in sorted(dirs, key=len, reverse=True):
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                os.rmdir(d)
-                break
-            except FileNotFoundError:
-                break
-            except OSError as exc:
-                if exc.errno == errno.EBUSY and time.monotonic() < deadline and not _has_children(d):
-                    time.sleep(0.005)  # exiting tasks keep it busy a moment, even once cgroup.procs is empty
-                    continue
-                break
-
-
-def _has_children(d: str) -> bool:
-    """A child cgroup (another container's, under a shared parent): EBUSY for good, no point waiting."""
-    try:
-        with os.scandir(d) as it:
-            return any(e.is_dir(follow_symlinks=False) for e in it)
-    except OSError:
-        return False
 
 
 def freeze(leaves: list[str], on: bool, timeout: float = 5.0) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pyrt.errors import SetupError
-from pyrt.linux import cgroups, freezer
+from pyrt.linux import cgroupdirs, cgroups, freezer
 
 FILES = {"memory.max": "max", "memory.low": "0", "memory.swap.max": "max", "cpu.weight": "100",
          "cpu.max": "max 100000", "pids.max": "max", "io.weight": "default 100", "cpuset.cpus": "",
@@ -103,7 +103,7 @@ def test_freeze_and_remove(fake_v2: Path) -> None:
     assert (leaf / "cgroup.freeze").read_text() == "1" and freezer.frozen(leaves)
     for f in leaf.iterdir():  # a real cgroup directory empties itself; a fake one must be emptied
         f.unlink()
-    cgroups.remove([str(leaf), str(fake_v2 / "pyrt")])
+    cgroupdirs.remove([str(leaf), str(fake_v2 / "pyrt")])
     assert not (fake_v2 / "pyrt").exists() or list((fake_v2 / "pyrt").iterdir())
 
 

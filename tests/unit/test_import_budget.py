@@ -117,3 +117,22 @@ def test_state_of_a_running_container_imports_no_cgroups(rt: Runtime) -> None:
             sorted({"pyrt.linux.cgroups", *HEAVY} & loaded)
     finally:
         rt("delete", "--force", cid, check=True)
+
+
+def test_delete_imports_no_cgroup_limits(rt: Runtime) -> None:
+    """`delete` removes the cgroups: cgroupdirs answers, not cgroups.py with all its limits (~0.4 ms)."""
+    cid = rt.new_id()
+    rt("run", "-d", "-b", str(rt.bundle(args=["true"])), cid, check=True)
+    rt.wait_status(cid, "stopped")
+    code = ("import sys\n"
+            f"sys.path[:0] = [{str(ROOT)!r}]\n"
+            "from pyrt.cli import main\n"
+            f"assert main(['--root', {str(rt.root)!r}, 'delete', {cid!r}]) == 0\n"
+            "print('MODULES', ' '.join(sorted(sys.modules)))\n")
+    out = subprocess.run([sys.executable, "-IS", "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    line = next(line for line in out.stdout.splitlines() if line.startswith("MODULES"))
+    loaded = set(line.split()[1:])
+    assert "pyrt.linux.cgroupdirs" in loaded and not ({"pyrt.linux.cgroups", *HEAVY} & loaded), \
+        sorted({"pyrt.linux.cgroups", *HEAVY} & loaded)
+    assert not rt.leftovers()

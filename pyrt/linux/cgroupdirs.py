@@ -1,0 +1,72 @@
+"""cgroup directories and the processes in them, without limits (cgroups.py): what `delete`, `kill --all`,
+`ps` and create's clean-up need.  Importing all of cgroups.py for delete's rmdirs cost it ~0.4 ms."""
+
+from __future__ import annotations
+
+import errno
+import time
+
+from pyrt.linux import posixos as os
+
+
+def read(path: str) -> str:
+    """A cgroup file's whole text (they are small; OSError as the caller wants it)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+        return b"".join(chunks).decode()
+    finally:
+        os.close(fd)
+
+
+def shared_default_parents(leaves: list[str], default_parent: str = "pyrt") -> list[str]:
+    """pyrt's own default parent (/pyrt) in each hierarchy, for the leaves of the default cgroupsPath
+    (/pyrt/<id>, always right under each mount): removed on delete when nothing uses it.  No mountinfo
+    read: it cost delete 0.3 ms."""
+    return [os.path.dirname(leaf) for leaf in leaves if os.path.basename(os.path.dirname(leaf)) == default_parent]
+
+
+def pids(leaves: list[str]) -> list[int]:
+    """Every process in the container's cgroup (read from the first hierarchy that has it)."""
+    for leaf in leaves:
+        try:
+            return [int(x) for x in read(os.path.join(leaf, "cgroup.procs")).split()]
+        except OSError:
+            continue
+    return []
+
+
+def kill_all(leaves: list[str], sig: int) -> None:
+    for pid in pids(leaves):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+def remove(dirs: list[str], timeout: float = 2.0) -> None:
+    """rmdir what pyrt created, deepest first; a dir still in use by others is left alone."""
+    for d in sorted(dirs, key=len, reverse=True):
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                os.rmdir(d)
+                break
+            except FileNotFoundError:
+                break
+            except OSError as exc:
+                if exc.errno == errno.EBUSY and time.monotonic() < deadline and not _has_children(d):
+                    time.sleep(0.005)  # exiting tasks keep it busy a moment, even once cgroup.procs is empty
+                    continue
+                break
+
+
+def _has_children(d: str) -> bool:
+    """A child cgroup (another container's, under a shared parent): EBUSY for good, no point waiting."""
+    try:
+        with os.scandir(d) as it:
+            return any(e.is_dir(follow_symlinks=False) for e in it)
+    except OSError:
+        return False
