@@ -10,9 +10,12 @@ module or package, a missing or stale .pyc (importlib recompiles it), and every 
 that has imported `threading` (importlib's module locks are what keep concurrent imports apart).
 The child uninstalls it when it blocks imports (process/child.py).  Interleaved A/B, paired
 medians: `state` -0.54 ms (n=100), `run` -1.29 ms (n=80).
-"""
 
-from __future__ import annotations
+It serves the standard library's `__future__` too, from the same checked .pyc: every pyrt module starts
+with `from __future__ import annotations`, and importlib's path finders for sys.path cost that first
+import ~0.3 ms to set up; no other import of `state` or `start` needs them.  This module itself, which
+importlib loads, does without the __future__ import (its annotations naming typing's Any are strings).
+"""
 
 import _imp
 import builtins
@@ -26,7 +29,8 @@ if TYPE_CHECKING:
 
 _external = sys.modules["_frozen_importlib_external"]
 _ModuleSpec = sys.modules["_frozen_importlib"].ModuleSpec
-_previous: Any = None
+_previous: "Any" = None
+_STDLIB_SERVED = frozenset({"__future__"})
 
 
 class _Fallback(Exception):
@@ -36,14 +40,14 @@ class _Fallback(Exception):
 class FastImporter:
     """An __import__ for the absolute imports of `package`, whose directory is in `root`."""
 
-    def __init__(self, package: str, root: str, importer: Any) -> None:
+    def __init__(self, package: str, root: str, importer: "Any") -> None:
         self.package, self.root, self.importer = package, root, importer
         self.tag = f".{sys.implementation.cache_tag}.pyc"
 
-    def __call__(self, name: str, globals: Any = None, locals: Any = None, fromlist: Any = (),
-                 level: int = 0) -> Any:
-        if level or not (name == self.package or name.startswith(self.package + ".")) or \
-                "threading" in sys.modules or (fromlist and "*" in fromlist):
+    def __call__(self, name: str, globals: "Any" = None, locals: "Any" = None, fromlist: "Any" = (),
+                 level: int = 0) -> "Any":
+        if level or not (name == self.package or name.startswith(self.package + ".") or name in _STDLIB_SERVED) \
+                or "threading" in sys.modules or (fromlist and "*" in fromlist):
             return self.importer(name, globals, locals, fromlist, level)
         try:
             module = self._ensure(name)
@@ -54,7 +58,7 @@ class FastImporter:
             return self.importer(name, globals, locals, fromlist, level)
         return module if fromlist else sys.modules[name.partition(".")[0]]
 
-    def _ensure(self, name: str) -> Any:
+    def _ensure(self, name: str) -> "Any":
         if name not in sys.modules:
             parent = name.rpartition(".")[0]
             if parent:
@@ -66,13 +70,17 @@ class FastImporter:
             raise _Fallback
         return module
 
-    def _load(self, name: str) -> Any:
+    def _load(self, name: str) -> "Any":
         parent, _, base = name.rpartition(".")
         if parent:
             search = getattr(sys.modules[parent], "__path__", None)
             if not isinstance(search, list) or len(search) != 1:
                 raise _Fallback
             directory = search[0]
+        elif name in _STDLIB_SERVED:
+            directory = getattr(sys, "_stdlib_dir", None)  # CPython 3.11+
+            if not isinstance(directory, str):
+                raise _Fallback
         else:
             directory = self.root
         source, is_package = f"{directory}/{base}/__init__.py", True

@@ -117,3 +117,20 @@ def test_blocked_imports_uninstall_it(tmp_path: Path) -> None:
     res = subprocess.run([sys.executable, "-IS", "-c", code], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert res.stdout.startswith("refused import of 'pyrt.planner' refused"), res.stdout
+
+
+FUTURE = """
+import __future__ as f
+spec = f.__spec__
+out['future'] = [f.__name__, f.__file__, f.__cached__, f.__package__, type(f.__loader__).__name__, spec.origin,
+                 spec.cached, spec.has_location, repr(f.annotations), sorted(f.all_feature_names)]
+"""
+
+
+def test_the_standard_librarys_future_is_importlibs_and_served(pkg: Path) -> None:
+    """Every pyrt module's `from __future__ import annotations` loads the stdlib's __future__ through the
+    fast path (no importlib path finders for it) as the module importlib would make."""
+    fast, slow = run(pkg, FUTURE), run(pkg, FUTURE, fast=False)
+    assert fast.pop("loaded") == ["__future__"]
+    assert slow.pop("loaded") == []
+    assert fast == slow
