@@ -80,6 +80,9 @@ def plan_key(raw: bytes, bundle: str, options: dict[str, Any], seccomp_source: s
 def build_plan(raw: bytes, config_path: str, bundle: str, seccomp_source: str | None,
                options: dict[str, Any]) -> tuple[dict[str, Any], list[str], list[str]]:
     """Parse and plan (attrs, and pyseccomp unless the BPF is cached): the expensive part."""
+    import gc
+
+    gc.enable()  # allocation-heavy: the launcher's GC-off start-up (cli.py) ends here
     from pyrt import plan as planner
     from pyrt.jsonread import parse_json_bytes
     from pyrt.spec import parse_spec

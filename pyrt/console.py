@@ -36,12 +36,15 @@ def proxy(master: int, pid: int) -> int:
     The caller's terminal is put in raw mode (restored afterwards) and window size changes
     (SIGWINCH) are passed on to the pty.
     """
+    import gc
     import select
     import signal
     import termios
     import tty
 
     from pyrt.container import reap_until
+
+    gc.enable()  # a loop that may last hours (cli.py: the launcher starts with the GC off)
 
     interactive = os.isatty(0)
     saved = termios.tcgetattr(0) if interactive else None

@@ -91,3 +91,36 @@ def test_spec_writes_what_runc_spec_writes(tmp_path: object) -> None:
     runc_spec = json.loads((d / "runc" / "config.json").read_text())
     assert json.loads((d / "plain" / "config.json").read_text()) == runc_spec
     assert with_profile == runc_spec  # the same, plus Docker's default profile
+
+
+@pytest.mark.parametrize(("argv", "enabled"), [(["list"], False), (["state", "nope"], False),
+                                                (["features"], True), (["cache", "stats"], True)])
+def test_only_short_commands_keep_the_launchers_gc_off(argv: list[str], enabled: bool, tmp_path: object) -> None:
+    """The launcher starts with the cyclic GC off; long-running or allocation-heavy commands turn it on."""
+    import gc
+
+    gc.disable()
+    try:
+        cli.main(["--root", str(tmp_path), *argv])
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable()
+
+
+def test_planning_in_process_turns_the_gc_on(tmp_path: object) -> None:
+    import gc
+    import json
+    from pathlib import Path
+
+    from pyrt.bundle import build_plan
+    from tests.conftest import busybox_config
+
+    cfg = Path(str(tmp_path)) / "config.json"
+    cfg.write_text(json.dumps(busybox_config()))
+    gc.disable()
+    try:
+        build_plan(cfg.read_bytes(), str(cfg), str(tmp_path), None,
+                   {"no_pivot": False, "no_new_keyring": False, "preserve_fds": 0})
+        assert gc.isenabled()
+    finally:
+        gc.enable()
