@@ -93,3 +93,18 @@ def test_selinux_and_apparmor_are_ignored_with_a_warning_when_off(rt: Runtime) -
     assert res.returncode == 0
     assert {line.split(":")[2].strip() for line in res.stderr.splitlines()} == {
         "process.apparmorProfile", "process.selinuxLabel", "linux.mountLabel"}
+
+
+def test_the_program_starts_with_default_signal_dispositions(rt: Runtime) -> None:
+    """Ignored signals survive execve: neither what Python ignores itself (SIGPIPE, SIGXFSZ) nor what
+    pyrt's caller ignored (here SIGHUP and SIGUSR1, as nohup does) reaches the container's program; no
+    signal is blocked either."""
+    import signal
+
+    def ignore() -> None:
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+
+    res = rt("run", "-b", str(rt.bundle(args=["grep", "^Sig[IB]", "/proc/self/status"])), rt.new_id(),
+             preexec_fn=ignore)
+    assert (res.returncode, res.stdout) == (0, "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n"), res.stderr
