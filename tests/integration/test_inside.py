@@ -207,3 +207,29 @@ def test_idmapped_bind_mount(rt: Runtime, tmp_path: Path) -> None:
                          "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]}
     res = rt("create", "-b", str(rt.bundle(cfg)), rt.new_id())
     assert res.returncode == 1 and res.stderr.startswith("pyrt: mounts[7].uidMappings: only bind mounts")
+
+
+@pytest.mark.parametrize(("userns", "sync"), [(False, False), (True, False), (False, True)])
+def test_cgroup_mounts_are_read_only_binds_of_the_containers_own_cgroups(rt: Runtime, userns: bool,
+                                                                         sync: bool) -> None:
+    """/sys/fs/cgroup ("ro" in the config): a read-only tmpfs and, for each hierarchy, a bind of the
+    container's own cgroup with ro,nosuid,nodev,noexec: one mount_setattr for all of them, or one remount
+    each where it cannot (a flag it has no attribute for: "sync" here; a user namespace's locked flag, an
+    older kernel)."""
+    cfg = busybox_config()
+    if sync:
+        next(m for m in cfg["mounts"] if m["destination"] == "/sys/fs/cgroup")["options"].append("sync")
+    if userns:
+        cfg["linux"]["namespaces"].append({"type": "user"})
+        cfg["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+        cfg["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    out = inside(rt, "grep ' /sys/fs/cgroup' /proc/self/mountinfo; ls /sys/fs/cgroup/pids/pids.max; "
+                     "echo 1 > /sys/fs/cgroup/pids/pids.max || echo refused", cfg)
+    lines = out.splitlines()
+    mounts = {line.split()[4]: line.split()[5] for line in lines if " /sys/fs/cgroup" in line}
+    assert mounts.pop("/sys/fs/cgroup") == "ro,nosuid,nodev,noexec,relatime"
+    host = {line.split()[4].rsplit("/", 1)[1] for line in open("/proc/self/mountinfo")
+            if line.split()[4].startswith("/sys/fs/cgroup/")}
+    assert {d.rsplit("/", 1)[1] for d in mounts} == host
+    assert set(mounts.values()) == {"ro,nosuid,nodev,noexec,relatime"}, mounts
+    assert lines[-2:] == ["/sys/fs/cgroup/pids/pids.max", "refused"]
