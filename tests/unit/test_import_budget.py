@@ -97,22 +97,27 @@ def test_a_cold_run_served_by_the_planner_imports_no_planning(tmp_path: object) 
     assert not (heavy & set(line.split()[1:])), sorted(heavy & set(line.split()[1:]))
 
 
+def _command_modules(rt: Runtime, *argv: str) -> tuple[set[str], str]:
+    """The modules one CLI command of rt's root loaded (in a fresh isolated interpreter), and its stdout."""
+    code = ("import sys\n"
+            f"sys.path[:0] = [{str(ROOT)!r}]\n"
+            "from pyrt.cli import main\n"
+            f"assert main(['--root', {str(rt.root)!r}, *{list(argv)!r}]) == 0\n"
+            "print('MODULES', ' '.join(sorted(sys.modules)))\n")
+    out = subprocess.run([sys.executable, "-IS", "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    line = next(line for line in out.stdout.splitlines() if line.startswith("MODULES"))
+    return set(line.split()[1:]), out.stdout
+
+
 def test_state_of_a_running_container_imports_no_cgroups(rt: Runtime) -> None:
     """`state` and `kill` of a running container ask whether it is paused: the freezer module answers,
     not all of cgroups (~0.4 ms)."""
     cid = rt.new_id()
     rt("run", "-d", "-b", str(rt.bundle(args=["sleep", "1000"])), cid, check=True)
     try:
-        code = ("import sys\n"
-                f"sys.path[:0] = [{str(ROOT)!r}]\n"
-                "from pyrt.cli import main\n"
-                f"assert main(['--root', {str(rt.root)!r}, 'state', {cid!r}]) == 0\n"
-                "print('MODULES', ' '.join(sorted(sys.modules)))\n")
-        out = subprocess.run([sys.executable, "-IS", "-c", code], capture_output=True, text=True)
-        assert out.returncode == 0, out.stderr
-        assert '"status": "running"' in out.stdout
-        line = next(line for line in out.stdout.splitlines() if line.startswith("MODULES"))
-        loaded = set(line.split()[1:])
+        loaded, stdout = _command_modules(rt, "state", cid)
+        assert '"status": "running"' in stdout
         assert "pyrt.linux.freezer" in loaded and not ({"pyrt.linux.cgroups", *HEAVY} & loaded), \
             sorted({"pyrt.linux.cgroups", *HEAVY} & loaded)
     finally:
@@ -124,15 +129,7 @@ def test_delete_imports_no_cgroup_limits(rt: Runtime) -> None:
     cid = rt.new_id()
     rt("run", "-d", "-b", str(rt.bundle(args=["true"])), cid, check=True)
     rt.wait_status(cid, "stopped")
-    code = ("import sys\n"
-            f"sys.path[:0] = [{str(ROOT)!r}]\n"
-            "from pyrt.cli import main\n"
-            f"assert main(['--root', {str(rt.root)!r}, 'delete', {cid!r}]) == 0\n"
-            "print('MODULES', ' '.join(sorted(sys.modules)))\n")
-    out = subprocess.run([sys.executable, "-IS", "-c", code], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    line = next(line for line in out.stdout.splitlines() if line.startswith("MODULES"))
-    loaded = set(line.split()[1:])
+    loaded, _stdout = _command_modules(rt, "delete", cid)
     assert "pyrt.linux.cgroupdirs" in loaded and not ({"pyrt.linux.cgroups", *HEAVY} & loaded), \
         sorted({"pyrt.linux.cgroups", *HEAVY} & loaded)
     assert not rt.leftovers()
