@@ -17,11 +17,13 @@ pytestmark = pytest.mark.root
 
 
 @pytest.mark.parametrize("step", STEPS)
-def test_sigkill_at_each_step_of_create_then_delete_force(rt: Runtime, step: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", [["create"], ["run", "-d"]])  # run writes its "created" record earlier
+def test_sigkill_at_each_step_of_create_then_delete_force(rt: Runtime, step: str, command: list[str],
+                                                          tmp_path: Path) -> None:
     cid = rt.new_id()
     bundle = rt.bundle(args=["sleep", "30"])
     with open(tmp_path / "err", "w") as err:
-        code = subprocess.run([str(PYRT), "--root", str(rt.root), "create", "-b", str(bundle), cid],
+        code = subprocess.run([str(PYRT), "--root", str(rt.root), *command, "-b", str(bundle), cid],
                               env=dict(os.environ, PYRT_FAULT=step), stdin=subprocess.DEVNULL,
                               stdout=subprocess.DEVNULL, stderr=err, timeout=60).returncode
     assert code == -9, f"pyrt was not killed at {step}: {code}"
