@@ -327,8 +327,8 @@ def _table(rows: list[dict[str, Any]]) -> str:
 
 # The launcher (scripts/setup) turns the cyclic garbage collector off before its first import: loading
 # ~25 modules and creating a container make no cycles worth collecting, and the collections during them
-# cost `run` 0.5-0.8 ms (paired A/B, n=100; partly copy-on-write faults in the forked children) and `state`
-# 0.2 ms.  Every other command, and any part of these that may run long or plan (attrs, pyseccomp: the
+# cost `run` 0.26-0.83 ms (paired A/B, n=100, four runs; partly copy-on-write faults in the forked children)
+# and `state` 0.15-0.21 ms.  Every other command, and any part of these that may run long or plan (attrs, pyseccomp: the
 # planner, a console proxy, the seccomp recorder), turns it back on.
 _GC_OFF = frozenset({"create", "start", "state", "kill", "delete", "run", "exec", "list", "ps", "pause", "resume"})
 

@@ -222,25 +222,23 @@ def _mount_cgroup(root_fd: int, m: dict[str, Any], plan: dict[str, Any]) -> None
 
 _ATTRS = ((C.MS_RDONLY, C.MOUNT_ATTR_RDONLY), (C.MS_NOSUID, C.MOUNT_ATTR_NOSUID), (C.MS_NODEV, C.MOUNT_ATTR_NODEV),
           (C.MS_NOEXEC, C.MOUNT_ATTR_NOEXEC), (C.MS_NODIRATIME, C.MOUNT_ATTR_NODIRATIME))
-_ATIME = ((C.MS_NOATIME, C.MOUNT_ATTR_NOATIME), (C.MS_STRICTATIME, C.MOUNT_ATTR_STRICTATIME),
-          (C.MS_RELATIME, C.MOUNT_ATTR_RELATIME))
+_ATIME_FLAGS = C.MS_NOATIME | C.MS_STRICTATIME | C.MS_RELATIME
 
 
 def _set_attrs(root_fd: int, dest: str, flags: int) -> bool:
     """What a bind-remount with flags does, for dest and every mount under it in one mount_setattr
     (Linux 5.12; the cgroup binds: 10 remounts here).  False where it cannot: an older kernel, a flag
     it has no attribute for, or a flag a user namespace locked (remount() keeps those)."""
-    attr_set = attr_clr = 0
-    rest = flags
+    attr_set, rest = 0, flags & ~_ATIME_FLAGS
     for ms, attr in _ATTRS:
         if flags & ms:
             attr_set, rest = attr_set | attr, rest & ~ms
-    for ms, attr in _ATIME:
-        if flags & ms:
-            attr_set, attr_clr, rest = attr_set | attr, C.MOUNT_ATTR__ATIME, rest & ~ms
-            break
-    if rest & ~(C.MS_NOATIME | C.MS_STRICTATIME | C.MS_RELATIME):
+    if rest:
         return False
+    # as mount(2) sets atime on a remount: strictatime, else noatime, else relatime (its default)
+    attr_set |= (C.MOUNT_ATTR_STRICTATIME if flags & C.MS_STRICTATIME else
+                 C.MOUNT_ATTR_NOATIME if flags & C.MS_NOATIME else C.MOUNT_ATTR_RELATIME)
+    attr_clr = C.MOUNT_ATTR__ATIME
     fd = paths.open_in_root(root_fd, dest)
     try:
         S.mount_setattr(fd, attr_set, attr_clr, recursive=True)

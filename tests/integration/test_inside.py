@@ -209,16 +209,20 @@ def test_idmapped_bind_mount(rt: Runtime, tmp_path: Path) -> None:
     assert res.returncode == 1 and res.stderr.startswith("pyrt: mounts[7].uidMappings: only bind mounts")
 
 
-@pytest.mark.parametrize(("userns", "sync"), [(False, False), (True, False), (False, True)])
-def test_cgroup_mounts_are_read_only_binds_of_the_containers_own_cgroups(rt: Runtime, userns: bool,
-                                                                         sync: bool) -> None:
+@pytest.mark.parametrize(("userns", "extra", "binds"), [
+    (False, [], "ro,nosuid,nodev,noexec,relatime"), (True, [], "ro,nosuid,nodev,noexec,relatime"),
+    (False, ["noatime"], "ro,nosuid,nodev,noexec,noatime"), (False, ["strictatime"], "ro,nosuid,nodev,noexec"),
+    (False, ["sync"], "ro,nosuid,nodev,noexec,relatime"),
+    (False, ["sync", "noatime"], "ro,nosuid,nodev,noexec,noatime")])
+def test_cgroup_mounts_are_read_only_binds_of_the_containers_own_cgroups(rt: Runtime, userns: bool, extra: list[str],
+                                                                         binds: str) -> None:
     """/sys/fs/cgroup ("ro" in the config): a read-only tmpfs and, for each hierarchy, a bind of the
-    container's own cgroup with ro,nosuid,nodev,noexec: one mount_setattr for all of them, or one remount
-    each where it cannot (a flag it has no attribute for: "sync" here; a user namespace's locked flag, an
-    older kernel)."""
+    container's own cgroup with the config's flags: one mount_setattr for all of them, or one remount
+    each where it cannot ("sync" has no mount attribute; also a user namespace's locked flag, an older
+    kernel), with the same result, atime included."""
     cfg = busybox_config()
-    if sync:
-        next(m for m in cfg["mounts"] if m["destination"] == "/sys/fs/cgroup")["options"].append("sync")
+    opts = next(m for m in cfg["mounts"] if m["destination"] == "/sys/fs/cgroup")["options"]
+    opts[:] = [o for o in opts if not (extra and o == "relatime")] + extra
     if userns:
         cfg["linux"]["namespaces"].append({"type": "user"})
         cfg["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
@@ -227,9 +231,9 @@ def test_cgroup_mounts_are_read_only_binds_of_the_containers_own_cgroups(rt: Run
                      "echo 1 > /sys/fs/cgroup/pids/pids.max || echo refused", cfg)
     lines = out.splitlines()
     mounts = {line.split()[4]: line.split()[5] for line in lines if " /sys/fs/cgroup" in line}
-    assert mounts.pop("/sys/fs/cgroup") == "ro,nosuid,nodev,noexec,relatime"
+    assert mounts.pop("/sys/fs/cgroup").startswith("ro,nosuid,nodev,noexec")
     host = {line.split()[4].rsplit("/", 1)[1] for line in open("/proc/self/mountinfo")
             if line.split()[4].startswith("/sys/fs/cgroup/")}
     assert {d.rsplit("/", 1)[1] for d in mounts} == host
-    assert set(mounts.values()) == {"ro,nosuid,nodev,noexec,relatime"}, mounts
+    assert set(mounts.values()) == {binds}, mounts
     assert lines[-2:] == ["/sys/fs/cgroup/pids/pids.max", "refused"]
