@@ -10,6 +10,19 @@ from pyrt.linux import ffi
 from pyrt.linux import sys as S
 
 
+def _fresh(body: str) -> str:
+    """What body prints in a fresh isolated interpreter that has pyrt on its path (and os, sys imported):
+    the syscall layer's fork-time state is per process."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    code = f"import sys, os\nsys.path[:0] = [{str(ROOT)!r}]\n" + body
+    out = subprocess.run([sys.executable, "-IS", "-c", code], capture_output=True, text=True)
+    return out.stdout.strip() + (f"\n{out.stderr}" if out.returncode else "")
+
+
 def test_scalar_types_have_ctypes_sizes() -> None:
     pairs = [(ffi.c_char, ctypes.c_char), (ffi.c_char_p, ctypes.c_char_p), (ffi.c_void_p, ctypes.c_void_p),
              (ffi.c_ushort, ctypes.c_ushort), (ffi.c_int, ctypes.c_int), (ffi.c_int32, ctypes.c_int32),
@@ -64,24 +77,16 @@ def test_the_cached_tid_slot_found_before_a_fork_serves_the_child() -> None:
     """The syscall layer looks glibc's cached tid up before any fork (an os.register_at_fork hook), and
     the intermediate inherits the address: after fork() that slot holds the child's own tid (the lookup
     in the child could be ambiguous, its tid appearing twice in struct pthread)."""
-    import subprocess
-    import sys
-
-    from tests.conftest import ROOT
-
-    code = ("import sys, os\n"
-            f"sys.path[:0] = [{str(ROOT)!r}]\n"
-            "from pyrt.linux import ffi, sys as S\n"
-            "slot = S._cached_tid_address()\n"
-            "assert slot is not None\n"
-            "pid = os.fork()\n"
-            "if pid == 0:\n"
-            "    tid = os.getpid()  # one thread: its tid is the pid\n"
-            "    ok = S._tid_slot == [slot] and ffi.c_int.from_address(slot).value == tid != os.getppid()\n"
-            "    os._exit(0 if ok else 1)\n"
-            "print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))\n")
-    out = subprocess.run([sys.executable, "-IS", "-c", code], capture_output=True, text=True)
-    assert out.stdout.strip() == "0", out.stderr
+    out = _fresh("from pyrt.linux import ffi, sys as S\n"
+                 "slot = S._cached_tid_address()\n"
+                 "assert slot is not None\n"
+                 "pid = os.fork()\n"
+                 "if pid == 0:\n"
+                 "    tid = os.getpid()  # one thread: its tid is the pid\n"
+                 "    ok = S._tid_slot == [slot] and ffi.c_int.from_address(slot).value == tid != os.getppid()\n"
+                 "    os._exit(0 if ok else 1)\n"
+                 "print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))\n")
+    assert out == "0", out
 
 
 def test_a_tid_equal_to_the_high_half_of_pthread_self_makes_the_lookup_ambiguous() -> None:
@@ -91,41 +96,33 @@ def test_a_tid_equal_to_the_high_half_of_pthread_self_makes_the_lookup_ambiguous
     locate glibc's cached thread id" once in a suite run.  Reproduced in a pid namespace whose next pid
     is set: the scan gives up, the kernel's answer (PR_GET_TID_ADDRESS, where the kernel has it) and the
     slot inherited from the parent's lookup hold the child's tid."""
-    import subprocess
-    import sys
-
     import pytest
-
-    from tests.conftest import ROOT
 
     if os.geteuid() != 0:
         pytest.skip("needs root: a pid namespace and its ns_last_pid")
-    code = ("import sys, os\n"
-            f"sys.path[:0] = [{str(ROOT)!r}]\n"
-            "from pyrt import constants as C\n"
-            "from pyrt.linux import ffi, sys as S\n"
-            "high = int(S._pthread_self()) >> 32\n"
-            "if not 1 < high < int(open('/proc/sys/kernel/pid_max').read()):\n"
-            "    print('skip', high)\n"
-            "    raise SystemExit\n"
-            "slot = S._cached_tid_address()\n"
-            "S.unshare(C.CLONE_NEWPID)\n"
-            "pid = os.fork()\n"
-            "if pid == 0:\n"
-            "    with open('/proc/sys/kernel/ns_last_pid', 'w') as fh:\n"
-            "        fh.write(str(high - 1))\n"
-            "    child = os.fork()\n"
-            "    if child == 0:\n"
-            "        inherited = ffi.c_int.from_address(slot).value\n"
-            "        scan, kernel = S._tid_address_by_scan(), S._tid_address_from_kernel()\n"
-            "        os._exit(0 if (os.getpid(), inherited, scan) == (high, high, None) and kernel in (slot, None)\n"
-            "                 else 1)\n"
-            "    os._exit(os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]))\n"
-            "print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))\n")
-    out = subprocess.run([sys.executable, "-IS", "-c", code], capture_output=True, text=True)
-    if out.stdout.startswith("skip"):
-        pytest.skip(f"pthread_self's high half {out.stdout.split()[1]} is no valid pid here")
-    assert out.stdout.strip() == "0", out.stdout + out.stderr
+    out = _fresh("from pyrt import constants as C\n"
+                 "from pyrt.linux import ffi, sys as S\n"
+                 "high = int(S._pthread_self()) >> 32\n"
+                 "if not 1 < high < int(open('/proc/sys/kernel/pid_max').read()):\n"
+                 "    print('skip', high)\n"
+                 "    raise SystemExit\n"
+                 "slot = S._cached_tid_address()\n"
+                 "S.unshare(C.CLONE_NEWPID)\n"
+                 "pid = os.fork()\n"
+                 "if pid == 0:\n"
+                 "    with open('/proc/sys/kernel/ns_last_pid', 'w') as fh:\n"
+                 "        fh.write(str(high - 1))\n"
+                 "    child = os.fork()\n"
+                 "    if child == 0:\n"
+                 "        inherited = ffi.c_int.from_address(slot).value\n"
+                 "        scan, kernel = S._tid_address_by_scan(), S._tid_address_from_kernel()\n"
+                 "        ok = (os.getpid(), inherited, scan) == (high, high, None) and kernel in (slot, None)\n"
+                 "        os._exit(0 if ok else 1)\n"
+                 "    os._exit(os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]))\n"
+                 "print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))\n")
+    if out.startswith("skip"):
+        pytest.skip(f"pthread_self's high half {out.split()[1]} is no valid pid here")
+    assert out == "0", out
 
 
 def test_the_kernel_and_the_scan_agree_on_the_cached_tid() -> None:
@@ -138,19 +135,11 @@ def test_the_kernel_and_the_scan_agree_on_the_cached_tid() -> None:
 
 def test_a_fork_looks_the_cached_tid_up_first() -> None:
     """No call before the fork: the at-fork hook of the syscall layer fills the slot in the parent."""
-    import subprocess
-    import sys
-
-    from tests.conftest import ROOT
-
-    code = ("import sys, os\n"
-            f"sys.path[:0] = [{str(ROOT)!r}]\n"
-            "from pyrt.linux import sys as S\n"
-            "assert S._tid_slot == []\n"
-            "pid = os.fork()\n"
-            "if pid == 0:\n"
-            "    os._exit(0)\n"
-            "os.waitpid(pid, 0)\n"
-            "print(S._tid_slot == [S._tid_address_from_kernel() or S._tid_address_by_scan()] != [None])\n")
-    out = subprocess.run([sys.executable, "-IS", "-c", code], capture_output=True, text=True)
-    assert out.stdout.strip() == "True", out.stderr
+    out = _fresh("from pyrt.linux import sys as S\n"
+                 "assert S._tid_slot == []\n"
+                 "pid = os.fork()\n"
+                 "if pid == 0:\n"
+                 "    os._exit(0)\n"
+                 "os.waitpid(pid, 0)\n"
+                 "print(S._tid_slot == [S._tid_address_from_kernel() or S._tid_address_by_scan()] != [None])\n")
+    assert out == "True", out
