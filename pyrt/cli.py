@@ -327,9 +327,10 @@ def _table(rows: list[dict[str, Any]]) -> str:
 
 # The launcher (scripts/setup) turns the cyclic garbage collector off before its first import: loading
 # ~25 modules and creating a container make no cycles worth collecting, and the collections during them
-# cost `run` 0.26-0.83 ms (paired A/B, n=100, four runs; partly copy-on-write faults in the forked children)
-# and `state` 0.15-0.21 ms.  Every other command, and any part of these that may run long or plan (attrs, pyseccomp: the
-# planner, a console proxy, the seccomp recorder), turns it back on.
+# cost `run` 0.26-0.83 ms (paired A/B, n=100, four runs; partly copy-on-write faults in the forked
+# children) and `state` 0.15-0.21 ms.  Every other command turns it back on here; the parts of these that
+# may run long or allocate heavily (in-process planning, a console proxy, the seccomp recorder) do so
+# themselves.
 _GC_OFF = frozenset({"create", "start", "state", "kill", "delete", "run", "exec", "list", "ps", "pause", "resume"})
 
 
@@ -340,7 +341,7 @@ def dispatch(args: Args) -> int:
 
     store = Store(args.root)
     cmd = args.command
-    if cmd not in _GC_OFF or getattr(args, "seccomp_record", None):
+    if cmd not in _GC_OFF:
         import gc
 
         gc.enable()

@@ -53,8 +53,11 @@ def _arch_token(arch: int, nr: int) -> tuple[int, int]:
 
 class Recorder:
     def __init__(self) -> None:
+        import gc
+
         import pyseccomp as ps
 
+        gc.enable()  # it answers every call of the container, for as long as it runs (cli.py: GC off at start)
         self._ps = ps
         self.counts: dict[tuple[str, int, int], int] = {}
         self.values: dict[str, set[int]] = {name: set() for name in ARG_RULED}

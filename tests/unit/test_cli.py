@@ -124,3 +124,16 @@ def test_planning_in_process_turns_the_gc_on(tmp_path: object) -> None:
         assert gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_the_seccomp_recorder_turns_the_gc_on() -> None:
+    import gc
+
+    from pyrt.seccomp.recorder import Recorder
+
+    gc.disable()
+    try:
+        Recorder().close()
+        assert gc.isenabled()
+    finally:
+        gc.enable()
