@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -84,7 +85,7 @@ def seccomp_rows(n: int, tmp: str, bins: dict[str, str], roots: dict[str, str]) 
 
 def record_rows(n: int, tmp: str) -> list[str]:
     """pyrt only: a run under --seccomp-record against the same run without it, interleaved."""
-    rows = []
+    rows: list[str] = []
     workloads = {"/bin/true": ["/bin/true"], "sh -c 'echo hi; ls /'": ["sh", "-c", "echo hi; ls /"]}
     root = os.path.join(tmp, "record-root")
     for label, args in workloads.items():
@@ -278,7 +279,10 @@ def timed(argv: list[str], cwd: str) -> float:
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 30
+    parser = argparse.ArgumentParser(prog="scripts/bench", description="pyrt against runc, interleaved; "
+                                     "prints a markdown table of medians and writes a plot")
+    parser.add_argument("n", nargs="?", type=_positive, default=30, help="runs of each case (default 30)")
+    n = parser.parse_args().n
     tmp = tempfile.mkdtemp(prefix="pyrt-bench-")
     os.environ["PYRT_CACHE_DIR"] = os.path.join(tmp, "cache")
     os.environ["PYRT_PLANNER_SOCKET"] = os.path.join(tmp, "no-planner.sock")  # rows with a planner say so
@@ -334,15 +338,21 @@ def main() -> None:
     pooled = times[("run /bin/true", "runc")] + times[("run /bin/true, cold plan cache", "runc")]
     times[("run /bin/true", "runc")] = times[("run /bin/true, cold plan cache", "runc")] = pooled
     for c in cases:
-        p = statistics.median(times[(c, "pyrt")]) * 1000
-        r = statistics.median(times[(c, "runc")]) * 1000
-        rows.append(f"| {c} | {p:.1f} | {r:.1f} | {p / r:.2f}x |")
+        p_ms = statistics.median(times[(c, "pyrt")]) * 1000
+        r_ms = statistics.median(times[(c, "runc")]) * 1000
+        rows.append(f"| {c} | {p_ms:.1f} | {r_ms:.1f} | {p_ms / r_ms:.2f}x |")
     rows += extra_rows
     print(f"| case (median of {n}, interleaved) | pyrt ms | runc ms | pyrt/runc |")
     print("|---|---|---|---|")
     for row in rows:
         print(row)
     plot(rows, os.environ.get("PYRT_BENCH_PLOT") or os.path.join(ROOT, "scripts", "bench-medians.png"))
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"not a positive integer: {text!r}")
+    return int(text)
 
 
 def _wait_exit(pid: int) -> None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import os
 import random
 import statistics
 import subprocess
-import sys
 import tarfile
 import tempfile
 import time
@@ -25,8 +25,17 @@ def rootfs_tar() -> bytes:
     return buf.getvalue()
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"not a positive integer: {text!r}")
+    return int(text)
+
+
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 15
+    parser = argparse.ArgumentParser(prog="scripts/bench-docker", description="`docker run --rm` with pyrt "
+                                     "and with runc, interleaved, through a private dockerd")
+    parser.add_argument("n", nargs="?", type=_positive, default=15, help="runs of each case (default 15)")
+    n = parser.parse_args().n
     if os.path.exists("/run/pyrt-planner/planner.sock"):
         raise SystemExit("bench-docker: a pyrt planner is running (or left its socket): `pyrt planner --stop` first")
     d = tempfile.mkdtemp(prefix="pyrt-bench-docker-")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -95,12 +96,20 @@ def same_id_race(binary: str, root: Path, bundle: Path, k: int) -> str:
     return ""
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"not a positive integer: {text!r}")
+    return int(text)
+
+
 def main() -> int:
-    args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    runtime = sys.argv[sys.argv.index("--runtime") + 1] if "--runtime" in sys.argv else "pyrt"
-    args = [a for a in args if a not in BINARIES]
-    n, k = (int(args[0]) if args else 500), (int(args[1]) if len(args) > 1 else 20)
-    binary = BINARIES[runtime]
+    parser = argparse.ArgumentParser(prog="scripts/stress", description="parallel create/start/kill/delete "
+                                     "cycles, checking after each batch that nothing leaked")
+    parser.add_argument("n", nargs="?", type=_positive, default=500, help="cycles in all (default 500)")
+    parser.add_argument("k", nargs="?", type=_positive, default=20, help="cycles in parallel (default 20)")
+    parser.add_argument("--runtime", choices=sorted(BINARIES), default="pyrt")
+    opts = parser.parse_args()
+    n, k, binary = opts.n, opts.k, BINARIES[opts.runtime]
     import prctl
 
     prctl.set_child_subreaper(True)  # the inits become ours when create exits: reap them
@@ -141,7 +150,7 @@ def main() -> int:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     took = time.monotonic() - start
-    print(f"{runtime}: cycles={n} parallel={k} failures={len(failures)} leaks={len(leaks)} "
+    print(f"{opts.runtime}: cycles={n} parallel={k} failures={len(failures)} leaks={len(leaks)} "
           f"time={took:.1f}s rate={n / took:.1f}/s")
     for line in (failures[:5] + leaks[:5]):
         print("  " + line)
