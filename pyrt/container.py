@@ -123,7 +123,10 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
         cgroups.apply(record["cgroup_leaves"], plan["cgroup"])
         faults.point("cgroups")
         parent.release(launch, plan)  # A forks init into the cgroups: the record is written meanwhile
-        record["cgroup_created"] = created  # off the critical path now: init is being forked
+        # off the critical path now: init is being forked.  /pyrt, the parent of the default cgroups, is
+        # not the container's: it stays once made, as /docker does (a failed create still removes it).
+        shared = cgroupdirs.shared_default_parents(record["cgroup_leaves"]) if default_cgroup else []
+        record["cgroup_created"] = [d for d in created if d not in shared]
         store.write(cid, record)
         store.write_plan(cid, plan)  # for exec (same filter, cgroups); finish() does not change the plan
         early = starting and not plan["hooks"] and attachment is None
@@ -340,7 +343,9 @@ def destroy(store: st.Store, record: dict[str, Any]) -> None:
     created = record.get("cgroup_created", [])
     cgroupdirs.remove(created)
     if record.get("cgroup_default"):  # /pyrt/<id>: /pyrt is pyrt's own, shared by its containers
-        cgroupdirs.remove([d for d in cgroupdirs.shared_default_parents(leaves) if d not in created], timeout=0)
+        shared = [d for d in cgroupdirs.shared_default_parents(leaves) if d not in created]
+        if record.get("status") == "creating" or cgroupdirs.hold_rt_time(shared):
+            cgroupdirs.remove(shared, timeout=0)  # when empty: as before a failed create; real-time time back
     if record.get("network"):
         from pyrt.network.cni import Attachment
 

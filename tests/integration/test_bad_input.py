@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Runtime, busybox_config
+from tests.conftest import Runtime, busybox_config, clear_default_parents, default_parents
 
 pytestmark = pytest.mark.root
 
@@ -26,8 +26,10 @@ def create_error(rt: Runtime, cfg: dict[str, Any] | None = None, raw: bytes | No
     if raw is not None:
         (bundle / "config.json").write_bytes(raw)
     cid = rt.new_id()
+    clear_default_parents()
     msg = one_line_error(rt("create", "-b", str(bundle), cid))
     assert one_line_error(rt("state", cid)) == "container does not exist"
+    assert default_parents() == set(), "a failed create left pyrt's /pyrt cgroup parent"
     return msg
 
 

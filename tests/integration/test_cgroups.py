@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Runtime, busybox_config, cgroup_dirs, reap
+from tests.conftest import Runtime, busybox_config, cgroup_dirs, clear_default_parents, default_parents, reap
 
 pytestmark = pytest.mark.root
 CG = Path("/sys/fs/cgroup")
@@ -33,13 +33,24 @@ def test_limits_are_applied_and_removed(rt: Runtime) -> None:
     assert (CG / "pids/pyrt" / cid / "pids.max").read_text() == "50\n"
     assert (CG / "cpu/pyrt" / cid / "cpu.shares").read_text() == "512\n"
     rules = (CG / "devices/pyrt" / cid / "devices.list").read_text().split("\n")
-    assert "c 1:3 rw" not in rules or True  # merged by the kernel with the defaults below
     assert "c 1:3 rwm" in rules and "c 10:229 rwm" in rules and "c 136:* rwm" in rules
     assert "a *:* rwm" not in rules
     for hierarchy in ("cpu", "memory", "pids", "devices", "freezer", "unified", "systemd"):
         assert str(pid) in (CG / hierarchy / "pyrt" / cid / "cgroup.procs").read_text().split(), hierarchy
     rt("delete", "--force", cid, check=True)
     assert cgroup_dirs(cid) == []
+
+
+def test_the_default_parent_stays_after_its_last_container(rt: Runtime) -> None:
+    """/pyrt, the parent of the default cgroups (/pyrt/<id>), stays once made, as runc leaves a
+    cgroupsPath's parents and Docker its /docker; the container's own cgroups go."""
+    clear_default_parents()
+    cid = rt.new_id()
+    rt("run", "-b", str(rt.bundle(args=["true"])), cid, check=True)
+    assert cgroup_dirs(cid) == []
+    parents = default_parents()
+    assert {Path(p).parent.name for p in parents} >= {"cpu", "memory", "pids", "devices", "freezer", "unified"}
+    assert [d for p in parents for d in Path(p).iterdir() if d.is_dir()] == []
 
 
 def test_absolute_and_relative_cgroups_path(rt: Runtime) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Runtime, busybox_config, schema_validator
+from tests.conftest import Runtime, busybox_config, clear_default_parents, schema_validator
 
 pytestmark = pytest.mark.root
 CG = Path("/sys/fs/cgroup")
@@ -118,6 +118,7 @@ def test_features_validate_against_the_schema(rt: Runtime) -> None:
 
 
 def test_every_resource_field_this_host_has(rt: Runtime) -> None:
+    clear_default_parents()
     cfg = busybox_config()
     cfg["linux"]["resources"].update({
         "memory": {"limit": 96 << 20, "reservation": 32 << 20, "swap": 192 << 20, "swappiness": 10,
@@ -145,6 +146,7 @@ def test_every_resource_field_this_host_has(rt: Runtime) -> None:
     assert (CG / "unified/pyrt" / cid / "hugetlb.2MB.max").read_text() == f"{4 << 21}\n"
     assert (CG / "unified/pyrt" / cid / "hugetlb.1GB.max").read_text() == "0\n"
     rt("delete", "--force", cid, check=True)
+    assert not (CG / "cpu/pyrt").exists()  # empty, it went, and gave its real-time time back to the root
 
 
 @pytest.mark.parametrize("resources, expected", [
