@@ -76,7 +76,7 @@ def seccomp_rows(n: int, tmp: str, bins: dict[str, str], roots: dict[str, str]) 
     base = {rt: statistics.median(times[("docker config, no seccomp", rt)]) * 1000 for rt in bins}
     for c in cases[1:]:
         extra = {rt: statistics.median(times[(c, rt)]) * 1000 - base[rt] for rt in bins}
-        rows.append(f"| {c}: cost of seccomp | +{extra['pyrt']:.1f} | +{extra['runc']:.1f} | |")
+        rows.append(f"| {c}: cost of seccomp | {extra['pyrt']:+.1f} | {extra['runc']:+.1f} | |")
     rows += syscall_rows(tmp, bins, roots)
     rows += record_rows(n, tmp)
     rows += network_rows(n, tmp)
@@ -143,7 +143,7 @@ def network_rows(n: int, tmp: str) -> list[str]:
         subprocess.run(["ip", "link", "del", "pyrtbench0"], capture_output=True)
     p, q = statistics.median(attached) * 1000, statistics.median(none) * 1000
     return [f"| pyrt run --network (bridge + host-local + loopback) vs --network none | {p:.1f} | "
-            f"{q:.1f} (pyrt, none) | +{p - q:.1f} ms |"]
+            f"{q:.1f} (pyrt, none) | {p - q:+.1f} ms |"]
 
 
 def syscall_rows(tmp: str, bins: dict[str, str], roots: dict[str, str]) -> list[str]:
