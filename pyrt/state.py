@@ -58,24 +58,6 @@ def now_rfc3339() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e9):09d}Z"
 
 
-def _replace(tmp: str, path: str) -> None:
-    """rename(tmp, path), atomic for readers.  Over an existing file, the two are exchanged and the old
-    one unlinked instead: on ext4 (this machine's /run) a rename over a file forces the new one's blocks
-    to be allocated (auto_da_alloc) and frees the old one's, and the delete that unlinks an allocated
-    state.json waits on the journal too (unlink 230 vs 12 us); exchanged files stay in the page cache."""
-    from pyrt.linux import sys as S  # only create writes state, and it has the syscall layer loaded
-
-    if os.path.exists(path):
-        try:
-            S.exchange(tmp, path)
-        except OSError:  # a filesystem without RENAME_EXCHANGE (EINVAL)
-            pass
-        else:
-            os.unlink(tmp)  # now the old state
-            return
-    os.rename(tmp, path)
-
-
 class Store:
     def __init__(self, root: str) -> None:
         self.root = root
@@ -117,7 +99,9 @@ class Store:
         tmp = f"{path}.{os.getpid()}.tmp"
         with open(tmp, "w") as fh:
             fh.write(fastjson.dumps(state))
-        _replace(tmp, path)
+        from pyrt.linux import sys as S  # only create writes state, and it has the syscall layer loaded
+
+        S.replace(tmp, path)
 
     def write_plan(self, container_id: str, plan: dict[str, Any]) -> None:
         """The container's plan (plain data, marshal), for exec."""

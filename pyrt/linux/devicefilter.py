@@ -9,11 +9,13 @@ any is.
 
 from __future__ import annotations
 
-import os
-from typing import Any
-
 from pyrt.errors import SetupError
+from pyrt.linux import posixos as os
 from pyrt.linux import sys as S
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 # eBPF opcodes (linux/bpf.h, linux/bpf_common.h)
 _LDX_W = 0x61  # BPF_LDX | BPF_MEM | BPF_W

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
-
 from pyrt import constants as C
 from pyrt.errors import SetupError
+from pyrt.linux import posixos as os
 from pyrt.linux import sys as S
 
 

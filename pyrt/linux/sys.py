@@ -76,6 +76,23 @@ def exchange(a: str, b: str) -> None:
     _check(_renameat2(C.AT_FDCWD, _b(a), C.AT_FDCWD, _b(b), C.RENAME_EXCHANGE), b)
 
 
+def replace(tmp: str, path: str) -> None:
+    """rename(tmp, path), atomic for readers.  Over an existing file, the two are exchanged and the old
+    one unlinked instead: on ext4 (this machine's /run and /tmp) a rename over a file forces the new
+    one's blocks to be allocated (auto_da_alloc: 0.15-0.5 ms) and frees the old one's, and a delete that
+    unlinks an allocated state.json waits on the journal too (unlink 230 vs 12 us); exchanged files stay
+    in the page cache.  state.json and --pid-file are rewritten this way."""
+    if os.path.exists(path):
+        try:
+            exchange(tmp, path)
+        except OSError:  # a filesystem without RENAME_EXCHANGE (EINVAL)
+            pass
+        else:
+            os.unlink(tmp)  # now the old file
+            return
+    os.rename(tmp, path)
+
+
 def sethostname(name: str) -> None:
     raw = name.encode()
     _check(_sethostname(raw, len(raw)))

@@ -51,7 +51,7 @@ def test_write_is_atomic_and_status_derived(tmp_path: Path) -> None:
 @pytest.mark.parametrize("exchange_works", [True, False])
 def test_rewrites_replace_the_state_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                           exchange_works: bool) -> None:
-    """Later writes exchange the new file with the old (no rename over a file: see state._replace),
+    """Later writes exchange the new file with the old (no rename over a file: see sys.replace),
     or rename where the filesystem cannot exchange; either way one state.json, the last one."""
     from pyrt.linux import sys as S
 
@@ -137,3 +137,27 @@ def test_fastjson_reads_string_literals_as_json_does(body: str) -> None:
     except ValueError:
         got = ValueError
     assert got == expected
+
+
+def test_write_atomic_puts_a_file_in_place_over_an_old_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--pid-file: the second write exchanges the new file with the old (sys.replace), leaving one
+    file with the new bytes; an unwritable place is one error naming the flag and the path."""
+    from pyrt.files import write_atomic
+    from pyrt.linux import sys as S
+
+    calls: list[str] = []
+    real = S.exchange
+
+    def exchange(a: str, b: str) -> None:
+        calls.append(b)
+        real(a, b)
+
+    monkeypatch.setattr(S, "exchange", exchange)
+    target = tmp_path / "init.pid"
+    write_atomic(str(target), b"123", "--pid-file")
+    write_atomic(str(target), b"4567", "--pid-file")
+    assert target.read_bytes() == b"4567"
+    assert [p.name for p in tmp_path.iterdir()] == ["init.pid"]
+    assert calls == [str(target)]
+    with pytest.raises(PyrtError, match=r"^--pid-file /nonexistent/x\.pid: No such file or directory$"):
+        write_atomic("/nonexistent/x.pid", b"1", "--pid-file")
