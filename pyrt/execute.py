@@ -32,10 +32,24 @@ class ExecOptions:
         self.no_new_privs, self.preserve_fds = no_new_privs, preserve_fds
 
 
-def process_key(raw: bytes, path: str, code: Any) -> str:
+def process_key(raw: bytes, code: Any) -> str:
+    """The file's bytes, not its path: engines write every exec's process.json to a new file (Docker
+    and containerd /tmp/runc-processNNN, Podman exec-process-NNN), so that a keyed path would make every
+    exec a cache miss and import attrs (~45 ms); the same command's file has the same bytes."""
     from pyrt import cache
 
-    return cache.key("process", raw, path, code, cache.host_stamp())
+    return cache.key("process", raw, code, cache.host_stamp())
+
+
+_PATH = "\0process-file\0"  # where a cached warning names the file: the path of the exec that uses it
+
+
+def _portable(warnings: list[str], path: str) -> list[str]:
+    return [w.replace(path, _PATH) for w in warnings]
+
+
+def _named(warnings: list[str], path: str) -> list[str]:
+    return [w.replace(_PATH, path) for w in warnings]
 
 
 def build_process(raw: bytes, path: str) -> tuple[dict[str, Any], list[str]]:
@@ -60,21 +74,21 @@ def _from_file(path: str, warnings: list[str]) -> dict[str, Any]:
             raw = fh.read()
     except OSError as exc:
         raise SpecError("--process", f"{path}: {exc.strerror}") from None
-    k = process_key(raw, path, cache.code_stamp())
+    k = process_key(raw, cache.code_stamp())
     hit = cache.get("plans", k)
     if isinstance(hit, dict) and hit.get("kind") == "process" and isinstance(hit.get("process"), dict):
-        warnings.extend(hit["warnings"])
+        warnings.extend(_named(hit["warnings"], path))
         proc: dict[str, Any] = hit["process"]
         return proc
     answer, why = planclient.consult({"kind": "process", "key": k, "config": raw, "config_path": path},
                                      lambda a: planclient.check_process(a.get("process")))
     if answer is not None:
         got: dict[str, Any] = answer["process"]
-        cache.put("plans", k, {"kind": "process", "process": got, "warnings": answer["warnings"]})
+        cache.put("plans", k, {"kind": "process", "process": got, "warnings": _portable(answer["warnings"], path)})
         warnings.extend(answer["warnings"])
         return got
     proc, more = build_process(raw, path)
-    cache.put("plans", k, {"kind": "process", "process": proc, "warnings": more})
+    cache.put("plans", k, {"kind": "process", "process": proc, "warnings": _portable(more, path)})
     warnings.extend(more + ([f"{why}; planned in-process"] if why else []))
     return proc
 

@@ -109,7 +109,7 @@ class Planner:
         """An exec --process file: parsed and planned as exec would."""
         from pyrt.execute import build_process, process_key
 
-        if process_key(req["config"], req["config_path"], self.code) != req["key"]:
+        if process_key(req["config"], self.code) != req["key"]:
             return {"refused": STALE}
         proc, warnings = build_process(req["config"], req["config_path"])
         return {"process": proc, "warnings": warnings}

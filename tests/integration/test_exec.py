@@ -144,3 +144,21 @@ def test_exec_forks_directly_only_where_nothing_needs_an_intermediate(monkeypatc
     assert not _direct(plain, leaves[:1], userns=False)  # no cgroup2 leaf to clone into
     monkeypatch.setenv("PYRT_CLONE_INTO_CGROUP", "0")
     assert not _direct(plain, leaves, userns=False)
+
+
+def test_a_process_file_is_planned_once_whatever_its_path(rt: Runtime, running: str, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Engines write each exec's process.json to a new path: the plan is keyed by the file's bytes
+    (one cache entry for the same command), and a cached warning names the file of the exec that uses it."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("PYRT_CACHE_DIR", str(cache))
+    proc = busybox_config()["process"]
+    proc["args"] = ["echo", "from-exec"]
+    proc["capabilities"]["bounding"].append("CAP_NO_SUCH_THING")
+    for name in ("runc-process111", "runc-process222"):
+        (tmp_path / name).write_text(json.dumps(proc))
+        res = rt("exec", "--process", str(tmp_path / name), running)
+        assert (res.returncode, res.stdout) == (0, "from-exec\n"), res.stderr
+        assert res.stderr == (f"pyrt: warning: {tmp_path / name}.capabilities.bounding: ignoring unknown or "
+                              "unavailable capability 'CAP_NO_SUCH_THING'\n")
+    assert len([p for p in (cache / "plans").iterdir() if not p.name.startswith(".")]) == 1
