@@ -1,4 +1,4 @@
-"""`docker run --rm` with pyrt and with runc, interleaved (see scripts/bench-docker)."""
+"""`docker run --rm` and `docker exec` with pyrt and with runc, interleaved (see scripts/bench-docker)."""
 
 from __future__ import annotations
 
@@ -32,8 +32,8 @@ def _positive(text: str) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="scripts/bench-docker", description="`docker run --rm` with pyrt "
-                                     "and with runc, interleaved, through a private dockerd")
+    parser = argparse.ArgumentParser(prog="scripts/bench-docker", description="`docker run --rm` and `docker "
+                                     "exec` with pyrt and with runc, interleaved, through a private dockerd")
     parser.add_argument("n", nargs="?", type=_positive, default=15, help="runs of each case (default 15)")
     n = parser.parse_args().n
     if os.path.exists("/run/pyrt-planner/planner.sock"):
@@ -58,28 +58,42 @@ def main() -> None:
             time.sleep(0.2)
         subprocess.run([*client, "import", "-", "bb"], input=rootfs_tar(), check=True, capture_output=True)
 
-        def one(runtime: str) -> float:
+        def timed(*argv: str) -> float:
             t = time.perf_counter()
-            res = subprocess.run([*client, "run", "--rm", f"--runtime={runtime}", "bb", "true"], capture_output=True)
+            res = subprocess.run([*client, *argv], capture_output=True)
             if res.returncode != 0:
-                raise SystemExit(f"docker run --runtime={runtime}: {res.stderr.decode().strip()}")
+                raise SystemExit(f"docker {' '.join(argv)}: {res.stderr.decode().strip()}")
             return (time.perf_counter() - t) * 1000
 
-        print("| docker run --rm bb true (median, interleaved) | pyrt ms | runc ms | pyrt/runc |\n|---|---|---|---|")
+        def run_rm(runtime: str) -> float:
+            return timed("run", "--rm", f"--runtime={runtime}", "bb", "true")
+
+        def exec_true(runtime: str) -> float:
+            return timed("exec", f"bench-{runtime}", "true")
+
+        cases = {"docker run --rm bb true": run_rm, "docker exec C true": exec_true}
+        for runtime in ("pyrt", "runc"):  # the containers `docker exec` enters
+            timed("run", "-d", "--name", f"bench-{runtime}", f"--runtime={runtime}", "bb", "sleep", "100000")
+        print("| case (median, interleaved) | pyrt ms | runc ms | pyrt/runc |\n|---|---|---|---|")
         for label, planner in (("planner stopped", False), ("planner warm", True)):
             if planner:
                 subprocess.run([PYRT, "planner", "--detach"], check=True)
             try:
-                times: dict[str, list[float]] = {"pyrt": [], "runc": []}
-                one("pyrt"), one("runc")  # warm-up: page cache, the planner's first plan
+                times: dict[tuple[str, str], list[float]] = {(c, rt): [] for c in cases for rt in ("pyrt", "runc")}
+                for case in cases.values():  # warm-up: page cache, the planner's first plan
+                    case("pyrt"), case("runc")
                 for _ in range(n):
-                    for runtime in random.sample(["pyrt", "runc"], 2):
-                        times[runtime].append(one(runtime))
+                    for c, case in cases.items():
+                        for runtime in random.sample(["pyrt", "runc"], 2):
+                            times[(c, runtime)].append(case(runtime))
             finally:
                 if planner:
                     subprocess.run([PYRT, "planner", "--stop"], check=True)
-            p, r = statistics.median(times["pyrt"]), statistics.median(times["runc"])
-            print(f"| {label} (n={n}) | {p:.0f} | {r:.0f} | {p / r:.2f}x |")
+            for c in cases:
+                p, r = statistics.median(times[(c, "pyrt")]), statistics.median(times[(c, "runc")])
+                print(f"| {c}, {label} (n={n}) | {p:.0f} | {r:.0f} | {p / r:.2f}x |")
+        for runtime in ("pyrt", "runc"):
+            subprocess.run([*client, "rm", "-f", f"bench-{runtime}"], capture_output=True)
     finally:
         daemon.terminate()
         daemon.wait(30)
