@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 
 from pyrt import state as st
 from pyrt.errors import PyrtError, SpecError, StateError
 from pyrt.fastjson import dumps
+from pyrt.linux import posixos as os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -158,3 +158,15 @@ def test_create_with_a_pid_file_imports_nothing_heavy(rt: Runtime, tmp_path: obj
     finally:
         for cid in (first, second):
             rt("delete", "--force", cid, check=True)
+
+
+def test_pause_resume_and_ps_import_nothing_heavy(rt: Runtime) -> None:
+    """What engines call on a live container (docker pause, top): control.py once imported `os`."""
+    cid = rt.new_id()
+    rt("run", "-d", "-b", str(rt.bundle(args=["sleep", "1000"])), cid, check=True)
+    try:
+        for argv in (["pause", cid], ["resume", cid], ["ps", "--format", "json", cid]):
+            loaded, _stdout = _command_modules(rt, *argv)
+            assert "pyrt.control" in loaded and not (HEAVY & loaded), (argv[0], sorted(HEAVY & loaded))
+    finally:
+        rt("delete", "--force", cid, check=True)
