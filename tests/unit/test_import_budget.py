@@ -170,3 +170,29 @@ def test_pause_resume_and_ps_import_nothing_heavy(rt: Runtime) -> None:
             assert "pyrt.control" in loaded and not (HEAVY & loaded), (argv[0], sorted(HEAVY & loaded))
     finally:
         rt("delete", "--force", cid, check=True)
+
+
+def test_create_with_a_console_socket_imports_nothing_heavy(rt: Runtime, tmp_path: object) -> None:
+    """docker run -t, containerd's tty: the pty master goes out through `_socket`, not `socket` (~9 ms)."""
+    import os
+    from pathlib import Path
+
+    from tests.integration.test_terminal import ConsoleReceiver, terminal_config
+
+    bundle = str(rt.bundle(terminal_config(["true"])))
+    first, second = rt.new_id(), rt.new_id()
+    receivers = [ConsoleReceiver(Path(f"{tmp_path}/{cid}.sock")) for cid in (first, second)]
+    try:
+        rt("create", "--console-socket", f"{tmp_path}/{first}.sock", "-b", bundle, first, check=True)  # fills the cache
+        loaded, _stdout = _command_modules(rt, "create", "--console-socket", f"{tmp_path}/{second}.sock", "-b",
+                                           bundle, second)
+        receivers[1].thread.join(10)
+        assert receivers[1].master is not None, "no pty master arrived"
+        assert "pyrt.console" in loaded and not (HEAVY & loaded), sorted(HEAVY & loaded)
+    finally:
+        for cid in (first, second):
+            rt("delete", "--force", cid, check=True)
+        for receiver in receivers:
+            receiver.thread.join(10)
+            if receiver.master is not None:
+                os.close(receiver.master)
