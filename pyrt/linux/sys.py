@@ -81,8 +81,13 @@ def replace(tmp: str, path: str) -> None:
     one unlinked instead: on ext4 (this machine's /run and /tmp) a rename over a file forces the new
     one's blocks to be allocated (auto_da_alloc: 0.15-0.5 ms) and frees the old one's, and a delete that
     unlinks an allocated state.json waits on the journal too (unlink 230 vs 12 us); exchanged files stay
-    in the page cache.  state.json and --pid-file are rewritten this way."""
-    if os.path.exists(path):
+    in the page cache.  state.json and --pid-file are rewritten this way.  Never a directory: exchange
+    would swap one in (rename refuses it, EISDIR); a symlink is replaced, not followed, either way."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        mode = _S_IFDIR  # nothing to exchange with
+    if mode & _S_IFMT != _S_IFDIR:
         try:
             exchange(tmp, path)
         except OSError:  # a filesystem without RENAME_EXCHANGE (EINVAL)
@@ -91,6 +96,9 @@ def replace(tmp: str, path: str) -> None:
             os.unlink(tmp)  # now the old file
             return
     os.rename(tmp, path)
+
+
+_S_IFMT, _S_IFDIR = 0o170000, 0o040000
 
 
 def sethostname(name: str) -> None:

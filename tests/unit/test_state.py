@@ -161,3 +161,13 @@ def test_write_atomic_puts_a_file_in_place_over_an_old_one(tmp_path: Path, monke
     assert calls == [str(target)]
     with pytest.raises(PyrtError, match=r"^--pid-file /nonexistent/x\.pid: No such file or directory$"):
         write_atomic("/nonexistent/x.pid", b"1", "--pid-file")
+    (tmp_path / "a-dir").mkdir()
+    (tmp_path / "a-dir" / "kept").write_text("")
+    with pytest.raises(PyrtError, match=r": Is a directory$"):  # rename's answer: exchange would swap it away
+        write_atomic(str(tmp_path / "a-dir"), b"1", "--pid-file")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-dir", "init.pid"]
+    assert [p.name for p in (tmp_path / "a-dir").iterdir()] == ["kept"]
+    os.symlink("init.pid", tmp_path / "link")
+    write_atomic(str(tmp_path / "link"), b"89", "--pid-file")  # the link is replaced, its target untouched
+    assert not (tmp_path / "link").is_symlink() and (tmp_path / "link").read_bytes() == b"89"
+    assert (tmp_path / "init.pid").read_bytes() == b"4567"
