@@ -8,6 +8,8 @@ dlopen(NULL) (the symbols already loaded into the interpreter), never through
 
 from __future__ import annotations
 
+import stat
+
 from pyrt import constants as C
 from pyrt.linux import ffi
 from pyrt.linux import posixos as os
@@ -84,10 +86,10 @@ def replace(tmp: str, path: str) -> None:
     in the page cache.  state.json and --pid-file are rewritten this way.  Never a directory: exchange
     would swap one in (rename refuses it, EISDIR); a symlink is replaced, not followed, either way."""
     try:
-        mode = os.lstat(path).st_mode
+        exchangeable = not stat.S_ISDIR(os.lstat(path).st_mode)
     except FileNotFoundError:
-        mode = _S_IFDIR  # nothing to exchange with
-    if mode & _S_IFMT != _S_IFDIR:
+        exchangeable = False  # nothing there: a plain rename
+    if exchangeable:
         try:
             exchange(tmp, path)
         except OSError:  # a filesystem without RENAME_EXCHANGE (EINVAL)
@@ -96,9 +98,6 @@ def replace(tmp: str, path: str) -> None:
             os.unlink(tmp)  # now the old file
             return
     os.rename(tmp, path)
-
-
-_S_IFMT, _S_IFDIR = 0o170000, 0o040000
 
 
 def sethostname(name: str) -> None:
