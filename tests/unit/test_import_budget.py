@@ -42,20 +42,9 @@ def test_a_warm_run_imports_no_planner(tmp_path: object) -> None:
 
     if not ROOTFS.joinpath("bin", "busybox").exists():
         pytest.skip("bundles/busybox/rootfs is missing")
-    import sysconfig
-
-    paths = [str(ROOT), sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]  # as the launcher
-    code = ("import sys\n"
-            f"sys.path[:0] = {paths!r}\n"
-            "from pyrt.cli import main\n"
-            f"assert main(['--root', {str(tmp_path)!r}, 'run', {str(BUSYBOX)!r}]) == 0\n"
-            "print('MODULES', ' '.join(sorted(sys.modules)))\n")
     env = dict(os.environ, PYRT_CACHE_DIR=f"{tmp_path}/cache")
     for _ in range(2):  # the first run fills the plan cache, the second is the warm one
-        out = subprocess.run([sys.executable, "-IS", "-c", code], capture_output=True, text=True, env=env)
-    assert out.returncode == 0, out.stderr
-    line = next(line for line in out.stdout.splitlines() if line.startswith("MODULES"))
-    loaded = set(line.split()[1:])
+        loaded, _out, _err = _modules(["--root", str(tmp_path), "run", str(BUSYBOX)], env)
     heavy = {"attrs", "attr", "pyseccomp", "json", "typing", "re", "argparse", "pyrt.plan", "pyrt.spec",
              "ctypes",  # the syscall layer reaches libc through _ctypes (pyrt.linux.ffi): 3-4 ms less
              "resource", "pyrt.control",  # rlimits through prlimit64 in the syscall layer; update's table in cli
@@ -74,51 +63,48 @@ def test_a_cold_run_served_by_the_planner_imports_no_planning(tmp_path: object) 
 
     if not ROOTFS.joinpath("bin", "busybox").exists():
         pytest.skip("bundles/busybox/rootfs is missing")
-    import sysconfig
-
     sock = f"{tmp_path}/planner/planner.sock"
     env = dict(os.environ, PYRT_CACHE_DIR=f"{tmp_path}/cache", PYRT_PLANNER_SOCKET=sock)
     assert subprocess.run([str(PYRT), "planner", "--detach"], env=env).returncode == 0
     try:
-        paths = [str(ROOT), sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]
-        code = ("import sys\n"
-                f"sys.path[:0] = {paths!r}\n"
-                "from pyrt.cli import main\n"
-                f"assert main(['--debug', '--root', {str(tmp_path)!r}, 'run', {str(BUSYBOX)!r}]) == 0\n"
-                "print('MODULES', ' '.join(sorted(sys.modules)))\n")
-        out = subprocess.run([sys.executable, "-IS", "-c", code], capture_output=True, text=True, env=env)
+        loaded, _out, err = _modules(["--debug", "--root", str(tmp_path), "run", str(BUSYBOX)], env)
     finally:
         subprocess.run([str(PYRT), "planner", "--stop"], env=env)
         from tests.conftest import reap
 
         reap()
-    assert out.returncode == 0 and "from the planner" in out.stderr, out.stderr
-    line = next(line for line in out.stdout.splitlines() if line.startswith("MODULES"))
+    assert "from the planner" in err, err
     heavy = {"attrs", "attr", "pyseccomp", "json", "typing", "re", "argparse", "pyrt.plan", "pyrt.spec", "os"}
-    assert not (heavy & set(line.split()[1:])), sorted(heavy & set(line.split()[1:]))
+    assert not (heavy & loaded), sorted(heavy & loaded)
 
 
-def _command_modules(rt: Runtime, *argv: str) -> tuple[set[str], str]:
-    """The modules one CLI command of rt's root loaded (in a fresh isolated interpreter with the
-    launcher's paths), and its stdout."""
+def _modules(argv: list[str], env: dict[str, str] | None = None) -> tuple[set[str], str, str]:
+    """The modules one CLI command loaded (in a fresh isolated interpreter with the launcher's paths),
+    its stdout and its stderr; main() must return 0."""
     import sysconfig
 
     paths = [str(ROOT), sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]
     code = ("import sys\n"
             f"sys.path[:0] = {paths!r}\n"
             "from pyrt.cli import main\n"
-            f"assert main(['--root', {str(rt.root)!r}, *{list(argv)!r}]) == 0\n"
+            f"assert main({argv!r}) == 0\n"
             "print('MODULES', ' '.join(sorted(sys.modules)))\n")
     with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
         # files, not pipes: a created container's init keeps the caller's stdio open until it starts
         res = subprocess.run([sys.executable, "-IS", "-c", code], stdin=subprocess.DEVNULL, stdout=stdout,
-                             stderr=stderr, timeout=60)
+                             stderr=stderr, env=env, timeout=60)
         stdout.seek(0)
         stderr.seek(0)
         out, err = stdout.read(), stderr.read()
     assert res.returncode == 0, err
     line = next(line for line in out.splitlines() if line.startswith("MODULES"))
-    return set(line.split()[1:]), out
+    return set(line.split()[1:]), out, err
+
+
+def _command_modules(rt: Runtime, *argv: str) -> tuple[set[str], str]:
+    """_modules of one command of rt's root, and its stdout."""
+    loaded, out, _err = _modules(["--root", str(rt.root), *argv])
+    return loaded, out
 
 
 def test_state_of_a_running_container_imports_no_cgroups(rt: Runtime) -> None:
