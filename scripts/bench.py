@@ -12,6 +12,8 @@ import sys
 import tempfile
 import time
 
+from argtypes import positive  # scripts/ is sys.path[0] when a script runs
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PYRT = os.path.join(ROOT, ".venv", "bin", "pyrt")
 RUNC = shutil.which("runc") or "/usr/sbin/runc"
@@ -281,7 +283,7 @@ def timed(argv: list[str], cwd: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="scripts/bench", description="pyrt against runc, interleaved; "
                                      "prints a markdown table of medians and writes a plot")
-    parser.add_argument("n", nargs="?", type=_positive, default=30, help="runs of each case (default 30)")
+    parser.add_argument("n", nargs="?", type=positive, default=30, help="runs of each case (default 30)")
     n = parser.parse_args().n
     tmp = tempfile.mkdtemp(prefix="pyrt-bench-")
     os.environ["PYRT_CACHE_DIR"] = os.path.join(tmp, "cache")
@@ -348,11 +350,6 @@ def main() -> None:
         print(row)
     plot(rows, os.environ.get("PYRT_BENCH_PLOT") or os.path.join(ROOT, "scripts", "bench-medians.png"))
 
-
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"not a positive integer: {text!r}")
-    return int(text)
 
 
 def _wait_exit(pid: int) -> None:

@@ -13,6 +13,8 @@ import tarfile
 import tempfile
 import time
 
+from argtypes import positive  # scripts/ is sys.path[0] when a script runs
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PYRT = os.path.join(ROOT, ".venv", "bin", "pyrt")
 BRIDGE = "pyrtbench0"
@@ -25,16 +27,11 @@ def rootfs_tar() -> bytes:
     return buf.getvalue()
 
 
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"not a positive integer: {text!r}")
-    return int(text)
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="scripts/bench-docker", description="`docker run --rm` and `docker "
                                      "exec` with pyrt and with runc, interleaved, through a private dockerd")
-    parser.add_argument("n", nargs="?", type=_positive, default=15, help="runs of each case (default 15)")
+    parser.add_argument("n", nargs="?", type=positive, default=15, help="runs of each case (default 15)")
     n = parser.parse_args().n
     if os.path.exists("/run/pyrt-planner/planner.sock"):
         raise SystemExit("bench-docker: a pyrt planner is running (or left its socket): `pyrt planner --stop` first")

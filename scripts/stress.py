@@ -14,6 +14,8 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from argtypes import positive  # scripts/ is sys.path[0] when a script runs
+
 ROOT = Path(__file__).resolve().parent.parent
 BINARIES = {"pyrt": str(ROOT / ".venv" / "bin" / "pyrt"), "runc": shutil.which("runc") or "/usr/sbin/runc"}
 PREFIXES = ("s-", "race-")  # container ids of this script: their cgroups must not outlive them
@@ -96,17 +98,12 @@ def same_id_race(binary: str, root: Path, bundle: Path, k: int) -> str:
     return ""
 
 
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"not a positive integer: {text!r}")
-    return int(text)
-
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="scripts/stress", description="parallel create/start/kill/delete "
                                      "cycles, checking after each batch that nothing leaked")
-    parser.add_argument("n", nargs="?", type=_positive, default=500, help="cycles in all (default 500)")
-    parser.add_argument("k", nargs="?", type=_positive, default=20, help="cycles in parallel (default 20)")
+    parser.add_argument("n", nargs="?", type=positive, default=500, help="cycles in all (default 500)")
+    parser.add_argument("k", nargs="?", type=positive, default=20, help="cycles in parallel (default 20)")
     parser.add_argument("--runtime", choices=sorted(BINARIES), default="pyrt")
     opts = parser.parse_args()
     n, k, binary = opts.n, opts.k, BINARIES[opts.runtime]
