@@ -12,6 +12,7 @@ from pyrt.linux import posixos as os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 def read_config(bundle: str) -> tuple[bytes, str]:
@@ -43,9 +44,11 @@ def _security_opt(value: str | None) -> tuple[str | None, bytes]:
         raise SpecError("--security-opt", f"{source}: {exc.strerror}") from None
 
 
-def plan_bundle(bundle: str, security_opt: str | None = None,
+def plan_bundle(bundle: str, security_opt: str | None = None, meanwhile: Callable[[], object] | None = None,
                 **options: Any) -> tuple[dict[str, Any], list[str], list[str], str]:
-    """(plan, warnings, debug messages, where it came from: "cache", "planner" or "built")."""
+    """(plan, warnings, debug messages, where it came from: "cache", "planner" or "built").
+
+    meanwhile() runs while the planner plans, if it is asked (planclient.ask)."""
     raw, config_path = read_config(bundle)
     seccomp_source, seccomp_bytes = _security_opt(security_opt)
     k = plan_key(raw, bundle, options, seccomp_source, seccomp_bytes, cache.code_stamp())
@@ -58,7 +61,7 @@ def plan_bundle(bundle: str, security_opt: str | None = None,
     answer, why = planclient.consult(
         {"key": k, "config": raw, "config_path": config_path, "bundle": bundle, "options": options,
          "seccomp_source": seccomp_source, "seccomp_bytes": seccomp_bytes},
-        lambda a: planclient.check_plan(a.get("plan"), bundle, options))
+        lambda a: planclient.check_plan(a.get("plan"), bundle, options), meanwhile)
     if answer is not None:
         plan, warnings, debug = answer["plan"], answer["warnings"], answer["debug"]
         recheck_host(plan)

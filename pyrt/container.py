@@ -58,7 +58,8 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
         raise PyrtError(f"--preserve-fds: {preserve_fds} is negative")
     bundle = os.path.abspath(bundle)
     plan, warnings, debug, source = plan_bundle(bundle, no_pivot=no_pivot, no_new_keyring=no_new_keyring,
-                                             preserve_fds=preserve_fds, security_opt=security_opt)
+                                                preserve_fds=preserve_fds, security_opt=security_opt,
+                                                meanwhile=parent.preload)
     terminal = plan["process"]["terminal"]
     if terminal and not console_socket and not foreground:
         raise PyrtError("process.terminal is true: give --console-socket (or run in the foreground)")

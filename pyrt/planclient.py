@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import _socket
 import marshal
+import time
 
 from pyrt.errors import SpecError
 from pyrt.linux import posixos as os
@@ -86,12 +87,12 @@ def check_process(proc: Any, where: str = "process") -> str | None:
     return problem
 
 
-def consult(request: dict[str, Any],
-            check: Callable[[dict[str, Any]], str | None]) -> tuple[dict[str, Any] | None, str]:
+def consult(request: dict[str, Any], check: Callable[[dict[str, Any]], str | None],
+            meanwhile: Callable[[], object] | None = None) -> tuple[dict[str, Any] | None, str]:
     """ask(), and take only what holds: the planner's error for the config is raised as planning here
     would raise it; an answer the planner refused, or that check() or its message lists find fault
     with, is (None, why).  (answer, "") when it holds; (None, "") when there is no planner."""
-    answer, why = ask(request)
+    answer, why = ask(request, meanwhile=meanwhile)
     if answer is None:
         return None, why
     error = answer.get("error")
@@ -109,8 +110,13 @@ def consult(request: dict[str, Any],
     return answer, ""
 
 
-def ask(request: dict[str, Any], timeout: float | None = None) -> tuple[dict[str, Any] | None, str]:
-    """(the planner's answer, or None; why not, for the log: "" when there is simply no planner)."""
+def ask(request: dict[str, Any], timeout: float | None = None,
+        meanwhile: Callable[[], object] | None = None) -> tuple[dict[str, Any] | None, str]:
+    """(the planner's answer, or None; why not, for the log: "" when there is simply no planner).
+
+    meanwhile(), when given, runs once the request is sent, while the planner plans on another CPU (the
+    caller's own imports for what follows); the answer is due `timeout` seconds after the request all
+    the same."""
     path = socket_path()
     if not os.path.exists(path):
         return None, ""
@@ -131,6 +137,10 @@ def ask(request: dict[str, Any], timeout: float | None = None) -> tuple[dict[str
             return None, f"the planner at {path} does not run as root: not used"
         try:
             sock.send(marshal.dumps({**request, "protocol": PROTOCOL}))
+            if meanwhile is not None:
+                due = time.monotonic() + timeout
+                meanwhile()
+                sock.settimeout(max(due - time.monotonic(), 1e-6))
             raw = sock.recv(MAX)
         except TimeoutError:
             return None, f"the planner did not answer within {timeout * 1000:.0f} ms"

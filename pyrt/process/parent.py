@@ -41,6 +41,11 @@ class Launch:
         self.sock.close()
 
 
+def preload() -> None:
+    """begin()'s imports, ahead of it (create runs this while the warm planner plans)."""
+    from pyrt.process import child  # noqa: F401
+
+
 def begin(plan: dict[str, Any], fifo_path: str) -> Launch:
     """Fork A.  It sets up its namespaces (user first, then the rest), brings lo up and sets the hostname
     while the caller makes the cgroups, then waits for finish() to put it in them.  Measured gain of the

@@ -199,6 +199,52 @@ def test_a_misbehaving_planner_costs_a_fallback(rt: Runtime, tmp_path: Path, mon
         fake.close()
 
 
+def test_meanwhile_runs_while_the_planner_plans_and_the_answer_is_due_from_the_request(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """create imports init's modules (parent.preload) while the planner plans on another CPU: meanwhile()
+    runs after the request is sent and before the answer is read; the timeout still counts from the
+    request, so a planner that hangs costs no more than it did without meanwhile."""
+    from pyrt import planclient
+
+    sock = tmp_path / "fake" / "planner.sock"
+    events: list[str] = []
+
+    def reply(req: dict[str, Any]) -> bytes | None:
+        events.append("planner got the request")
+        if req["config"] == b"hang":
+            return None
+        return marshal.dumps({"key": req["key"], "plan": {}, "warnings": [], "debug": []})
+
+    fake = FakePlanner(sock, reply)
+    try:
+        monkeypatch.setenv("PYRT_PLANNER_SOCKET", str(sock))
+
+        def meanwhile() -> None:
+            for _ in range(200):  # the request is out before meanwhile() starts: the planner sees it
+                if events:
+                    break
+                time.sleep(0.005)
+            events.append("meanwhile")
+
+        answer, why = planclient.ask({"key": "k1", "config": b"{}"}, meanwhile=meanwhile)
+        assert why == "" and answer is not None and answer["key"] == "k1"
+        assert events == ["planner got the request", "meanwhile"]
+
+        events.clear()
+        t = time.monotonic()
+        answer, why = planclient.ask({"key": "k2", "config": b"hang"}, timeout=0.3,
+                                     meanwhile=lambda: time.sleep(0.2))
+        took = time.monotonic() - t
+        assert answer is None and "did not answer within 300 ms" in why
+        assert 0.28 < took < 0.45, took  # due 0.3 s after the request, not 0.3 s after meanwhile()
+    finally:
+        fake.close()
+    called: list[int] = []
+    monkeypatch.setenv("PYRT_PLANNER_SOCKET", str(tmp_path / "none.sock"))
+    assert planclient.ask({"key": "k3", "config": b"{}"}, meanwhile=lambda: called.append(1)) == (None, "")
+    assert called == []  # no planner, no waiting: the caller's own imports happen where they always did
+
+
 def test_a_non_root_peer_is_refused(public_tmp: Path) -> None:
     sock = public_tmp / "planner" / "planner.sock"
     def as_nobody() -> str:
