@@ -31,6 +31,14 @@ def _subreaper() -> None:
     S.prctl(C.PR_SET_CHILD_SUBREAPER, 1)
 
 
+def _preload() -> None:
+    """create's imports for what follows the plan, made while the warm planner plans (plan_bundle)."""
+    from pyrt.linux import cgroupdirs, cgroups  # noqa: F401
+    from pyrt.process import parent
+
+    parent.preload()
+
+
 def _write_pid_file(path: str, pid: int) -> None:
     from pyrt.files import write_atomic
 
@@ -50,8 +58,6 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
     while init builds its rootfs, unless hooks (which must see "creating") or a network attachment come
     first.  on_spawn is called with init's pid then too."""
     from pyrt.bundle import plan_bundle
-    from pyrt.linux import cgroupdirs, cgroups
-    from pyrt.process import parent
 
     st.validate_id(cid)
     if preserve_fds < 0:
@@ -59,7 +65,10 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
     bundle = os.path.abspath(bundle)
     plan, warnings, debug, source = plan_bundle(bundle, no_pivot=no_pivot, no_new_keyring=no_new_keyring,
                                                 preserve_fds=preserve_fds, security_opt=security_opt,
-                                                meanwhile=parent.preload)
+                                                meanwhile=_preload)
+    from pyrt.linux import cgroupdirs, cgroups
+    from pyrt.process import parent
+
     terminal = plan["process"]["terminal"]
     if terminal and not console_socket and not foreground:
         raise PyrtError("process.terminal is true: give --console-socket (or run in the foreground)")
