@@ -22,7 +22,9 @@ def test_limits_are_applied_and_removed(rt: Runtime) -> None:
         "pids": {"limit": 50},
         "cpu": {"shares": 512},
         "devices": [{"allow": False, "access": "rwm"}, {"allow": True, "type": "c", "major": 1, "minor": 3,
-                                                          "access": "rw"}],
+                                                          "access": "rw"},
+                    {"allow": False, "type": "c", "major": 1, "minor": 5, "access": "w"},
+                    {"allow": True, "type": "b", "major": 8, "minor": -1, "access": "r"}],
     }
     cfg["linux"]["devices"] = [{"type": "c", "path": "/dev/fuse-like", "major": 10, "minor": 229,
                                 "fileMode": 0o600}]
@@ -32,9 +34,11 @@ def test_limits_are_applied_and_removed(rt: Runtime) -> None:
     assert (CG / "memory/pyrt" / cid / "memory.limit_in_bytes").read_text() == f"{64 << 20}\n"
     assert (CG / "pids/pyrt" / cid / "pids.max").read_text() == "50\n"
     assert (CG / "cpu/pyrt" / cid / "cpu.shares").read_text() == "512\n"
-    rules = (CG / "devices/pyrt" / cid / "devices.list").read_text().split("\n")
-    assert "c 1:3 rwm" in rules and "c 10:229 rwm" in rules and "c 136:* rwm" in rules
-    assert "a *:* rwm" not in rules
+    # Every rule in order (deny all, the config's, then runc's defaults and linux.devices), each its own
+    # write: the kernel merges c 1:3 rw with the default's rwm, and the default c 1:5 rwm follows the deny.
+    rules = (CG / "devices/pyrt" / cid / "devices.list").read_text().splitlines()
+    assert rules == ["c 1:3 rwm", "b 8:* r", "c *:* m", "b *:* m", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm",
+                     "c 1:9 rwm", "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:229 rwm"]
     for hierarchy in ("cpu", "memory", "pids", "devices", "freezer", "unified", "systemd"):
         assert str(pid) in (CG / hierarchy / "pyrt" / cid / "cgroup.procs").read_text().split(), hierarchy
     rt("delete", "--force", cid, check=True)
