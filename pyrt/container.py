@@ -119,6 +119,7 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
         "hooks": sorted(plan["hooks"]),
     }
     launch = None
+    written: list[str] = []  # the --pid-file, once written
     try:
         plan["cgroup_leaves"] = cgroups.leaf_dirs(plan["cgroup"]["path"])  # init binds them into its /sys
         record["cgroup_leaves"] = [h["dir"] for h in plan["cgroup_leaves"]]
@@ -145,6 +146,11 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
             if early:
                 record.update(status="created", pid=init_pid, init_start_time=start_time)
                 store.write(cid, record)
+            if pid_file and not os.path.lexists(pid_file):
+                # while init builds its rootfs, not after it (0.4 ms); nobody reads it before create
+                # returns, and a failure removes it.  One that exists is replaced at the end, as before.
+                _write_pid_file(pid_file, init_pid)
+                written.append(pid_file)
             if on_spawn is not None:
                 on_spawn(init_pid)
 
@@ -159,9 +165,14 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
                 record["network"] = {**attachment.record(), "summary": summary(attachment.result)}
             store.write(cid, record)
         faults.point("recorded")
-        if pid_file:
+        if pid_file and not written:
             _write_pid_file(pid_file, pid)
     except BaseException as exc:
+        for path in written:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
         if launch is not None:  # failed between fork and finish (finish cleans up after itself)
             launch.abort()
         if pid:

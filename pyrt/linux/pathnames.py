@@ -75,6 +75,15 @@ def exists(path: str) -> bool:
     return True
 
 
+def lexists(path: str) -> bool:
+    """os.path.lexists: a dangling symlink exists too."""
+    try:
+        posix.lstat(path)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def isdir(path: str) -> bool:
     try:
         return posix.stat(path).st_mode & 0o170000 == 0o040000

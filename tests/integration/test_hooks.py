@@ -98,6 +98,32 @@ def test_a_failing_create_hook_fails_create_and_runs_poststop(rt: Runtime, hook_
     assert rt("state", cid).returncode == 1
 
 
+def test_a_failed_create_leaves_no_pid_file_and_an_old_one_as_it_was(rt: Runtime, tmp_path: Path) -> None:
+    """--pid-file is written as soon as init's pid is known (while init builds its rootfs), so a create
+    that fails after that removes it; a file that was there is only replaced by a create that succeeds."""
+    seen = tmp_path / "seen"
+
+    def bundle(pid_file: Path, fail: bool) -> str:
+        cfg = busybox_config()
+        cfg["hooks"] = {"createRuntime": [{"path": "/bin/sh", "args": [
+            "sh", "-c", f"cat {pid_file} > {seen} 2>&1; exit {1 if fail else 0}"]}]}
+        return str(rt.bundle(cfg, args=["true"]))
+
+    fresh = tmp_path / "fresh.pid"
+    res = rt("create", "--pid-file", str(fresh), "-b", bundle(fresh, True), rt.new_id())
+    assert res.returncode == 1 and "hooks.createRuntime[0]" in res.stderr
+    assert seen.read_text().strip().isdigit()  # there while the hook ran: written early, then removed
+    assert not fresh.exists() and [p.name for p in tmp_path.iterdir() if "pid" in p.name] == []
+    old = tmp_path / "old.pid"
+    old.write_text("4242\n")
+    res = rt("create", "--pid-file", str(old), "-b", bundle(old, True), rt.new_id())
+    assert res.returncode == 1 and old.read_text() == "4242\n" == seen.read_text()
+    cid = rt.new_id()
+    rt("create", "--pid-file", str(old), "-b", bundle(old, False), cid, check=True)
+    assert int(old.read_text()) == rt.state(cid)["pid"]
+    rt("delete", "--force", cid, check=True)
+
+
 def test_a_failing_poststart_stops_and_destroys(rt: Runtime, hook_env: tuple[Path, Path]) -> None:
     script, log = hook_env
     cid = rt.new_id()

@@ -44,15 +44,15 @@ def test_abspath_relpath_as_posixpath(p: str, start: str) -> None:
             pathnames.relpath(p)
 
 
-def test_exists_isdir_isfile(tmp_path: Path) -> None:
+def test_exists_lexists_isdir_isfile(tmp_path: Path) -> None:
     f = tmp_path / "f"
     f.write_text("")
     (tmp_path / "link").symlink_to(f)
     (tmp_path / "dangling").symlink_to(tmp_path / "none")
     for p in [tmp_path, f, tmp_path / "link", tmp_path / "dangling", tmp_path / "none", Path("/dev/null"), "a\0b"]:
         name = str(p)
-        assert (pathnames.exists(name), pathnames.isdir(name), pathnames.isfile(name)) == \
-            (os.path.exists(name), os.path.isdir(name), os.path.isfile(name)), name
+        assert (pathnames.exists(name), pathnames.lexists(name), pathnames.isdir(name), pathnames.isfile(name)) == \
+            (os.path.exists(name), os.path.lexists(name), os.path.isdir(name), os.path.isfile(name)), name
 
 
 def test_resolved_is_realpath_of_an_existing_file(tmp_path: Path) -> None:
