@@ -45,10 +45,11 @@ def _security_opt(value: str | None) -> tuple[str | None, bytes]:
 
 
 def plan_bundle(bundle: str, security_opt: str | None = None, meanwhile: Callable[[], object] | None = None,
-                **options: Any) -> tuple[dict[str, Any], list[str], list[str], str]:
+                put_later: bool = False, **options: Any) -> tuple[dict[str, Any], list[str], list[str], str]:
     """(plan, warnings, debug messages, where it came from: "cache", "planner" or "built").
 
-    meanwhile() runs while the planner plans, if it is asked (planclient.ask)."""
+    meanwhile() runs while the planner plans, if it is asked (planclient.ask).  put_later: a new plan
+    goes into the cache at the caller's cache.flush()."""
     raw, config_path = read_config(bundle)
     seccomp_source, seccomp_bytes = _security_opt(security_opt)
     k = plan_key(raw, bundle, options, seccomp_source, seccomp_bytes, cache.code_stamp())
@@ -65,10 +66,10 @@ def plan_bundle(bundle: str, security_opt: str | None = None, meanwhile: Callabl
     if answer is not None:
         plan, warnings, debug = answer["plan"], answer["warnings"], answer["debug"]
         recheck_host(plan)
-        cache.put("plans", k, {"kind": "plan", "plan": plan, "warnings": warnings, "debug": debug})
+        cache.put("plans", k, {"kind": "plan", "plan": plan, "warnings": warnings, "debug": debug}, put_later)
         return plan, list(warnings), list(debug), "planner"
     plan, warnings, debug = build_plan(raw, config_path, bundle, seccomp_source, options)
-    cache.put("plans", k, {"kind": "plan", "plan": plan, "warnings": warnings, "debug": debug})
+    cache.put("plans", k, {"kind": "plan", "plan": plan, "warnings": warnings, "debug": debug}, put_later)
     return plan, warnings + ([f"{why}; planned in-process"] if why else []), debug, "built"
 
 

@@ -71,18 +71,39 @@ def get(kind: str, k: str) -> Any:
     return value
 
 
-def put(kind: str, k: str, value: Any) -> None:
-    """Store atomically; failures to cache are never errors for the caller."""
+_later: list[tuple[str, str, bytes]] = []
+
+
+def put(kind: str, k: str, value: Any, later: bool = False) -> None:
+    """Store atomically; failures to cache are never errors for the caller.  later: the value is taken
+    now and written by flush(), when the caller has time (create: while init builds its rootfs)."""
+    try:
+        data = MAGIC + marshal.dumps(value)
+    except ValueError:
+        return
+    if later:
+        _later.append((kind, k, data))
+    else:
+        _write(kind, k, data)
+
+
+def flush() -> None:
+    """Write what put(later=True) kept."""
+    while _later:
+        _write(*_later.pop(0))
+
+
+def _write(kind: str, k: str, data: bytes) -> None:
     directory = os.path.join(cache_dir(), kind)
     try:
         os.makedirs(directory, mode=0o700, exist_ok=True)
         tmp = os.path.join(directory, f".{k}.{os.getpid()}.tmp")
         with open(tmp, "wb") as fh:
-            fh.write(MAGIC + marshal.dumps(value))
+            fh.write(data)
         os.rename(tmp, os.path.join(directory, k))
         if os.urandom(1)[0] % EVICT_ONE_IN == 0:
             evict(kind)
-    except (OSError, ValueError):
+    except OSError:
         pass
 
 

@@ -57,6 +57,7 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
     caller starts the container at once): the "created" record is written as soon as init's pid is known,
     while init builds its rootfs, unless hooks (which must see "creating") or a network attachment come
     first.  on_spawn is called with init's pid then too."""
+    from pyrt import cache
     from pyrt.bundle import plan_bundle
 
     st.validate_id(cid)
@@ -65,7 +66,7 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
     bundle = os.path.abspath(bundle)
     plan, warnings, debug, source = plan_bundle(bundle, no_pivot=no_pivot, no_new_keyring=no_new_keyring,
                                                 preserve_fds=preserve_fds, security_opt=security_opt,
-                                                meanwhile=_preload)
+                                                meanwhile=_preload, put_later=True)
     from pyrt.linux import cgroupdirs, cgroups
     from pyrt.process import parent
 
@@ -146,6 +147,7 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
             if early:
                 record.update(status="created", pid=init_pid, init_start_time=start_time)
                 store.write(cid, record)
+            cache.flush()  # a new plan, into the cache while init builds its rootfs
             if pid_file and not os.path.lexists(pid_file):
                 # while init builds its rootfs, not after it (0.4 ms); nobody reads it before create
                 # returns, and a failure removes it.  One that exists is replaced at the end, as before.
@@ -193,6 +195,7 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
         raise
     finally:
         os.close(dir_fd)
+        cache.flush()  # when init never got that far
     return pid, master, record
 
 

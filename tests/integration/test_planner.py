@@ -80,9 +80,12 @@ def test_the_same_container_with_and_without_the_planner(rt: Runtime, planner: P
         fresh_cache(monkeypatch, tmp_path)
         if how == "in-process":
             monkeypatch.setenv("PYRT_PLANNER_SOCKET", str(tmp_path / "none.sock"))
-        res = rt("--debug", "run", "-b", str(rt.bundle(cfg)), rt.new_id(), check=True)
+        bundle = str(rt.bundle(cfg))
+        res = rt("--debug", "run", "-b", bundle, rt.new_id(), check=True)
         assert ("from the planner" if how == "planner" else "plan for") in res.stderr
         out[how] = res.stdout.replace(res.args[-1], "ID")  # the cgroup paths name the container
+        again = rt("--debug", "run", "-b", bundle, rt.new_id(), check=True)  # the plan went into the cache
+        assert "from the cache" in again.stderr and again.stdout.replace(again.args[-1], "ID") == out[how]
     assert "Seccomp:\t2" in out["planner"] and "unshare=1" in out["planner"]
     assert out["planner"] == out["in-process"]
     assert "planned" in planner_log(planner)

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,6 +25,24 @@ def test_round_trip_and_keys() -> None:
     assert cache.get("plans", k) is None
     cache.put("plans", k, {"plan": {"bpf": b"\x00" * 8}})
     assert cache.get("plans", k) == {"plan": {"bpf": b"\x00" * 8}}
+
+
+def test_a_later_put_is_the_value_as_it_was_and_is_written_at_flush() -> None:
+    """create puts a new plan with later=True, then changes the plan (its id, cgroups) and flushes while
+    init builds its rootfs: the cache holds the plan as planned, and nothing before the flush."""
+    k = cache.key("plan", b"later")
+    mounts = [1, 2]
+    plan: dict[str, Any] = {"id": None, "mounts": mounts}
+    cache.put("plans", k, plan, later=True)
+    plan["id"] = "c1"
+    mounts.append(3)
+    assert cache.get("plans", k) is None
+    cache.flush()
+    assert cache.get("plans", k) == {"id": None, "mounts": [1, 2]}
+    cache.flush()  # nothing left to write
+    cache.put("plans", k, {"unmarshallable": object()}, later=True)  # never an error for the caller
+    cache.flush()
+    assert cache.get("plans", k) == {"id": None, "mounts": [1, 2]}
 
 
 @pytest.mark.parametrize("damage", [b"", b"garbage", cache.MAGIC, cache.MAGIC + b"\xff\xfe"])
