@@ -240,11 +240,13 @@ def test_LNX_9_10_devices_anywhere_with_mode_and_owner(rt: Runtime) -> None:
     cfg["linux"]["devices"] = [
         {"type": "c", "path": "/dev/mynull", "major": 1, "minor": 3, "fileMode": 432, "uid": 1000, "gid": 1000},
         {"type": "c", "path": "/tmp/null2", "major": 1, "minor": 3},
+        {"type": "c", "path": "/dev/sub/deep/zero2", "major": 1, "minor": 5},
         {"type": "p", "path": "/dev/fifo0"}]
     cfg["root"]["readonly"] = False
-    script = "stat -c '%t:%T %a %u %g' /dev/mynull; stat -c '%t:%T' /tmp/null2; [ -p /dev/fifo0 ] && echo fifo"
+    script = ("stat -c '%t:%T %a %u %g' /dev/mynull; stat -c '%t:%T' /tmp/null2 /dev/sub/deep/zero2; "
+              "[ -p /dev/fifo0 ] && echo fifo")
     res = rt("run", "-b", str(rt.bundle(cfg, args=["sh", "-c", script])), rt.new_id())
-    assert res.stdout == "1:3 660 1000 1000\n1:3\nfifo\n", res.stderr
+    assert res.stdout == "1:3 660 1000 1000\n1:3\n1:5\nfifo\n", res.stderr
 
 
 def test_LNX_11_a_different_file_at_a_device_path(rt: Runtime, tmp_path: Path) -> None:
