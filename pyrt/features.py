@@ -53,10 +53,10 @@ def libseccomp_version() -> str | None:
     class _Version(ctypes.Structure):
         _fields_ = [("major", ctypes.c_uint), ("minor", ctypes.c_uint), ("micro", ctypes.c_uint)]
 
-    try:
-        import pyseccomp
+    from pyrt.seccomp.binding import load
 
-        fn = pyseccomp._libseccomp.seccomp_version
+    try:
+        fn = load()._libseccomp.seccomp_version
     except (ImportError, AttributeError):
         return None
     fn.restype = ctypes.POINTER(_Version)

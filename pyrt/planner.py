@@ -53,10 +53,11 @@ def _pid_file(path: str) -> str:
 def _warm() -> None:
     """Import what a cold plan needs, and render Docker's profile once."""
     import attrs  # noqa: F401
-    import pyseccomp  # noqa: F401
 
     from pyrt import plan, spec  # noqa: F401
-    from pyrt.seccomp import compiler, profiles  # noqa: F401
+    from pyrt.seccomp import binding, compiler, profiles  # noqa: F401
+
+    binding.load()
 
     profiles.render(profiles.load("default"), profiles.DOCKER_DEFAULT_CAPS)
 

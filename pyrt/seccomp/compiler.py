@@ -79,8 +79,9 @@ def compile_section(section: dict[str, Any], path: str, debug: list[str] | None 
 
 
 def _compile(section: dict[str, Any], path: str, debug: list[str]) -> dict[str, Any]:
-    import pyseccomp as ps
+    from pyrt.seccomp.binding import load
 
+    ps = load()
     r = Reader(section, path)
     default_name = r.string("defaultAction", required=True) or ""
     if default_name == "SCMP_ACT_NOTIFY":

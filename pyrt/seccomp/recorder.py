@@ -55,10 +55,10 @@ class Recorder:
     def __init__(self) -> None:
         import gc
 
-        import pyseccomp as ps
+        from pyrt.seccomp.binding import load
 
         gc.enable()  # it answers every call of the container, for as long as it runs (cli.py: GC off at start)
-        self._ps = ps
+        self._ps = ps = load()
         self.counts: dict[tuple[str, int, int], int] = {}
         self.values: dict[str, set[int]] = {name: set() for name in ARG_RULED}
         self._gated: dict[tuple[int, int], str] = {}

@@ -57,8 +57,9 @@ class Compiled:
 
     def nr(self, name: str, arch: str | None = None) -> int:
         """A syscall's number: a name libseccomp knows, a newer x86_64 name, or a number."""
-        import pyseccomp as ps
+        from pyrt.seccomp.binding import load
 
+        ps = load()
         arch = arch or self.arch
         if name.isdigit():
             return int(name)
@@ -186,8 +187,9 @@ def check(source: str, syscall: str, args: list[str], caps: tuple[str, ...], arc
 
 
 def _all_names(arch: str) -> list[str]:
-    import pyseccomp as ps
+    from pyrt.seccomp.binding import load
 
+    ps = load()
     out = []
     a = getattr(ps.Arch, ARCHES[arch])
     base = 0x40000000 if arch == "SCMP_ARCH_X32" else 0

@@ -78,6 +78,27 @@ def test_a_cold_run_served_by_the_planner_imports_no_planning(tmp_path: object) 
     assert not (heavy & loaded), sorted(heavy & loaded)
 
 
+def test_a_cold_plan_runs_no_ldconfig(tmp_path: object) -> None:
+    """No planner, no cache: the CLI plans with pyseccomp, whose find_library calls went through
+    ctypes.util (shutil, subprocess and two `ldconfig -p` runs: ~14 ms); pyrt.seccomp.binding avoids them."""
+    import os
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root: runs a container")
+    from tests.conftest import BUSYBOX, ROOTFS, reap
+
+    if not ROOTFS.joinpath("bin", "busybox").exists():
+        pytest.skip("bundles/busybox/rootfs is missing")
+    env = dict(os.environ, PYRT_CACHE_DIR=f"{tmp_path}/cache", PYRT_PLANNER_SOCKET=f"{tmp_path}/no-planner.sock")
+    try:
+        loaded, _out, err = _modules(["--debug", "--root", str(tmp_path), "run", str(BUSYBOX)], env)
+    finally:
+        reap()
+    assert "plan for" in err and "built" in err, err  # planned in this process, with a seccomp filter
+    assert "pyseccomp" in loaded and not ({"subprocess", "ctypes.util", "shutil"} & loaded), \
+        sorted({"subprocess", "ctypes.util", "shutil"} & loaded)
+
+
 def _modules(argv: list[str], env: dict[str, str] | None = None) -> tuple[set[str], str, str]:
     """The modules one CLI command loaded (in a fresh isolated interpreter with the launcher's paths),
     its stdout and its stderr; main() must return 0."""
