@@ -281,6 +281,11 @@ def plot(rows: list[str], path: str) -> None:
     print(f"(plot: {path})", file=sys.stderr)
 
 
+# What any command costs before it does anything: pyrt's interpreter starting (isolated, no site) and
+# exiting, against all of `runc --version`.  `state`, `start`, `kill` and `delete` are this plus ~1-2 ms.
+FLOOR_CASE = "bare start: python -IS -c pass / runc --version"
+
+
 def timed(argv: list[str], cwd: str) -> float:
     t = time.perf_counter()
     subprocess.run(argv, cwd=cwd, check=True, stdout=subprocess.DEVNULL)
@@ -300,7 +305,8 @@ def main() -> None:
     bins = {"pyrt": PYRT, "runc": RUNC}
     cases = ["run /bin/true", "run /bin/true, cold plan cache", "create+start+delete", "create", "start", "delete",
              "state", "kill (SIGCONT to a running container)", "exec /bin/true (foreground)",
-             "exec --detach /bin/true"]
+             "exec --detach /bin/true", FLOOR_CASE]
+    floor = {"pyrt": [os.path.join(ROOT, ".venv", "bin", "python"), "-IS", "-c", "pass"], "runc": [RUNC, "--version"]}
     times: dict[tuple[str, str], list[float]] = {(c, r): [] for c in cases for r in bins}
     try:
         sleeper = make_bundle(tmp, "sleeper", ["sleep", "100000"])
@@ -333,6 +339,7 @@ def main() -> None:
                 times[("exec --detach /bin/true", rt)].append(
                     timed([b, "--root", r, "exec", "--detach", "bench-kill", "/bin/true"], tmp))
                 times[("state", rt)].append(timed([b, "--root", r, "state", "bench-state"], tmp))
+                times[(FLOOR_CASE, rt)].append(timed(floor[rt], tmp))
     finally:
         for rt in bins:
             for cid in ("bench-state", "bench-kill"):
