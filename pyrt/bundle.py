@@ -68,9 +68,13 @@ def plan_bundle(bundle: str, security_opt: str | None = None, meanwhile: Callabl
         recheck_host(plan)
         cache.put("plans", k, {"kind": "plan", "plan": plan, "warnings": warnings, "debug": debug}, put_later)
         return plan, list(warnings), list(debug), "planner"
-    plan, warnings, debug = build_plan(raw, config_path, bundle, seccomp_source, options)
+    from pyrt import apart
+
+    (plan, warnings, debug), unforked = apart.planned(build_plan, raw, config_path, bundle, seccomp_source, options,
+                                                      meanwhile=meanwhile)
     cache.put("plans", k, {"kind": "plan", "plan": plan, "warnings": warnings, "debug": debug}, put_later)
-    return plan, warnings + ([f"{why}; planned in-process"] if why else []), debug, "built"
+    notes = [f"{why}; planned in-process"] if why else []
+    return plan, warnings + notes + ([f"{unforked}; planned without a child"] if unforked else []), debug, "built"
 
 
 def plan_key(raw: bytes, bundle: str, options: dict[str, Any], seccomp_source: str | None, seccomp_bytes: bytes,

@@ -87,9 +87,12 @@ def _from_file(path: str, warnings: list[str]) -> dict[str, Any]:
         cache.put("plans", k, {"kind": "process", "process": got, "warnings": _portable(answer["warnings"], path)})
         warnings.extend(answer["warnings"])
         return got
-    proc, more = build_process(raw, path)
+    from pyrt import apart
+
+    (proc, more), unforked = apart.planned(build_process, raw, path)
     cache.put("plans", k, {"kind": "process", "process": proc, "warnings": _portable(more, path)})
-    warnings.extend(more + ([f"{why}; planned in-process"] if why else []))
+    warnings.extend(more + ([f"{why}; planned in-process"] if why else [])
+                    + ([f"{unforked}; planned without a child"] if unforked else []))
     return proc
 
 

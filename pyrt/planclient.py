@@ -15,7 +15,6 @@ import _socket
 import marshal
 import time
 
-from pyrt.errors import SpecError
 from pyrt.linux import posixos as os
 
 TYPE_CHECKING = False
@@ -97,9 +96,9 @@ def consult(request: dict[str, Any], check: Callable[[dict[str, Any]], str | Non
         return None, why
     error = answer.get("error")
     if isinstance(error, list) and len(error) == 2 and all(isinstance(e, str) for e in error):
-        err = SpecError("", error[1])  # the planner's message, whole
-        err.json_path = error[0]
-        raise err
+        from pyrt.apart import rebuilt
+
+        raise rebuilt(error)
     problem = answer.get("refused") or check(answer)
     for field in ("warnings", "debug"):
         value = answer.setdefault(field, [])

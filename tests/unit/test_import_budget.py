@@ -89,14 +89,36 @@ def test_a_cold_plan_runs_no_ldconfig(tmp_path: object) -> None:
 
     if not ROOTFS.joinpath("bin", "busybox").exists():
         pytest.skip("bundles/busybox/rootfs is missing")
+    env = dict(os.environ, PYRT_CACHE_DIR=f"{tmp_path}/cache", PYRT_PLANNER_SOCKET=f"{tmp_path}/no-planner.sock",
+               PYRT_FAULT="planning-child")  # the forked planning child dies: this process plans (apart.py)
+    try:
+        loaded, _out, err = _modules(["--debug", "--root", str(tmp_path), "run", str(BUSYBOX)], env)
+    finally:
+        reap()
+    assert "plan for" in err and "built" in err and "planned without a child" in err, err
+    assert "pyseccomp" in loaded and not ({"subprocess", "ctypes.util", "shutil"} & loaded), \
+        sorted({"subprocess", "ctypes.util", "shutil"} & loaded)
+
+
+def test_a_cold_plan_leaves_the_cli_without_planning_modules(tmp_path: object) -> None:
+    """No planner, no cache: the plan is built in a forked child (apart.py), so the CLI that forks the
+    container and waits for it loads none of attrs, typing, pyseccomp or the spec model."""
+    import os
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root: runs a container")
+    from tests.conftest import BUSYBOX, ROOTFS, reap
+
+    if not ROOTFS.joinpath("bin", "busybox").exists():
+        pytest.skip("bundles/busybox/rootfs is missing")
     env = dict(os.environ, PYRT_CACHE_DIR=f"{tmp_path}/cache", PYRT_PLANNER_SOCKET=f"{tmp_path}/no-planner.sock")
     try:
         loaded, _out, err = _modules(["--debug", "--root", str(tmp_path), "run", str(BUSYBOX)], env)
     finally:
         reap()
-    assert "plan for" in err and "built" in err, err  # planned in this process, with a seccomp filter
-    assert "pyseccomp" in loaded and not ({"subprocess", "ctypes.util", "shutil"} & loaded), \
-        sorted({"subprocess", "ctypes.util", "shutil"} & loaded)
+    assert "plan for" in err and "built" in err and "without a child" not in err, err
+    heavy = {"attrs", "attr", "pyseccomp", "typing", "re", "pyrt.plan", "pyrt.spec", "pyrt.seccomp.compiler"}
+    assert not (heavy & loaded), sorted(heavy & loaded)
 
 
 def _modules(argv: list[str], env: dict[str, str] | None = None) -> tuple[set[str], str, str]:

@@ -1,0 +1,110 @@
+"""Cold planning in a forked child, so that the caller never holds what planning imports.
+
+A config the plan cache has not seen is parsed with attrs (which imports typing, inspect, threading,
+re...) and its seccomp section compiled with pyseccomp and libseccomp: ~7 MB resident here on top of
+the executor's ~9.  The caller then forks the container's processes with all of it mapped, and `run`
+and `exec` wait the container's whole life with it.  call() runs the planning function in a forked
+child instead and takes its result back as marshal data, as the warm planner's answers come back
+(planclient.py): the caller stays at the executor's size, and the child peaks at the planning alone.
+While the child plans, the caller runs meanwhile() (the executor's imports) on the other CPU.
+
+An error the user can act on (PyrtError; SpecError keeps its JSON path) is raised in the caller as the
+child raised it.  Anything else -- a fork that fails, a child killed or exiting without an answer, an
+unreadable answer -- is (None, why), and the caller plans in-process, where a bug shows its traceback.
+No threads exist at the fork (the CLI has none; attrs' import, which loads `threading`, happens in the
+child).
+"""
+
+from __future__ import annotations
+
+import marshal
+import posix
+
+from pyrt import faults
+from pyrt.errors import PyrtError, SpecError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+
+def call(fn: Callable[..., Any], *args: Any, meanwhile: Callable[[], object] | None = None) -> tuple[Any, str]:
+    """(fn(*args) as the child computed it, "") or (None, why it could not be had from a child)."""
+    r, w = posix.pipe()  # close-on-exec (PEP 446); the child's end of nothing else
+    try:
+        pid = posix.fork()
+    except OSError as exc:
+        posix.close(r)
+        posix.close(w)
+        return None, f"fork: {exc.strerror}"
+    if pid == 0:
+        _child(r, w, fn, args)
+    posix.close(w)
+    try:
+        if meanwhile is not None:
+            meanwhile()
+        chunks = []
+        while chunk := posix.read(r, 1 << 16):
+            chunks.append(chunk)
+    except BaseException:
+        _kill(pid)
+        raise
+    finally:
+        posix.close(r)
+    status = posix.waitpid(pid, 0)[1]
+    raw = b"".join(chunks)
+    if status != 0 or not raw:
+        how = (f"was killed by signal {posix.WTERMSIG(status)}" if posix.WIFSIGNALED(status)
+               else f"exited with {posix.WEXITSTATUS(status)}")
+        return None, f"the planning child {how} without an answer" if not raw else f"the planning child {how}"
+    try:
+        out = marshal.loads(raw)
+    except (EOFError, ValueError, TypeError):
+        return None, f"the planning child's answer is not readable ({len(raw)} bytes)"
+    if isinstance(out, dict) and "result" in out:
+        return out["result"], ""
+    error = out.get("error") if isinstance(out, dict) else None
+    if isinstance(error, list) and len(error) == 2 and all(isinstance(e, str) for e in error):
+        raise rebuilt(error)
+    return None, "the planning child's answer has neither a result nor an error"
+
+
+def rebuilt(error: list[str]) -> PyrtError:
+    """The error a planning process sent as [JSON path or "", whole message], as it was raised there."""
+    if not error[0]:
+        return PyrtError(error[1])
+    err = SpecError("", error[1])  # the message is whole already: it starts with the path
+    err.json_path = error[0]
+    return err
+
+
+def _child(r: int, w: int, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    code = 1
+    try:
+        posix.close(r)
+        faults.point("planning-child")
+        try:
+            out: dict[str, Any] = {"result": fn(*args)}
+        except PyrtError as exc:
+            out = {"error": [getattr(exc, "json_path", ""), str(exc)]}
+        data = marshal.dumps(out)
+        while data:
+            data = data[posix.write(w, data):]
+        code = 0
+    finally:
+        posix._exit(code)  # never the caller's atexit handlers, buffers or exceptions
+
+
+def _kill(pid: int) -> None:
+    try:
+        posix.kill(pid, 9)
+        posix.waitpid(pid, 0)
+    except OSError:
+        pass
+
+
+def planned(fn: Callable[..., Any], *args: Any, meanwhile: Callable[[], object] | None = None) -> tuple[Any, str]:
+    """(fn(*args), "") from a forked child, or (fn(*args), why) computed here when the child gave no answer."""
+    got, why = call(fn, *args, meanwhile=meanwhile)
+    return (fn(*args), why) if why else (got, "")
