@@ -126,6 +126,7 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
         record["cgroup_leaves"] = [h["dir"] for h in plan["cgroup_leaves"]]
         # What create() will make, for a `delete` after this process died; made, it is what create() made.
         record["cgroup_created"] = cgroups.missing(plan["cgroup_leaves"])
+        _own_cgroup([d for d in record["cgroup_leaves"] if d not in record["cgroup_created"]], default_cgroup)
         store.write(cid, record)
         faults.point("state")
         os.mkfifo(store.fifo(cid), 0o622)
@@ -197,6 +198,20 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
         os.close(dir_fd)
         cache.flush()  # when init never got that far
     return pid, master, record
+
+
+def _own_cgroup(existing: list[str], default_cgroup: bool) -> None:
+    """The container's cgroup directories that exist already must be fit for it alone (LNX-20)."""
+    from pyrt.linux import cgroupdirs
+
+    why = cgroupdirs.unfit(existing) if existing else None
+    if why is None:
+        return
+    if default_cgroup:  # /pyrt/<id>: a container of the same id under another --root
+        raise StateError(f"cgroup {why}: a container with this id runs under another --root")
+    from pyrt.errors import SpecError
+
+    raise SpecError("linux.cgroupsPath", why)
 
 
 def _host_network(plan: dict[str, Any], warnings: list[str]) -> None:

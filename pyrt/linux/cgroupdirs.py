@@ -52,6 +52,27 @@ def pids(leaves: list[str]) -> list[int]:
     return []
 
 
+def unfit(dirs: list[str]) -> str | None:
+    """Why a container cannot take these existing cgroup directories, or None.  A cgroup with processes
+    in it is another container's or a service's: `kill --all` and `delete --force` would reach them, and
+    the limits would bind them too (runc 1.1 warns, 1.2 refuses: so does pyrt).  A frozen one would stop
+    init as it joined."""
+    for d in dirs:
+        try:
+            procs = read(os.path.join(d, "cgroup.procs")).split()
+        except OSError:
+            procs = []
+        if procs:
+            return f"{d} is not empty: {len(procs)} process(es) found"
+        for name, frozen in (("cgroup.freeze", "1"), ("freezer.state", "FROZEN")):
+            try:
+                if read(os.path.join(d, name)).strip() == frozen:
+                    return f"{d} is frozen ({name})"
+            except OSError:
+                pass
+    return None
+
+
 def kill_all(leaves: list[str], sig: int) -> None:
     for pid in pids(leaves):
         try:

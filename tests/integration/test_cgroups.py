@@ -154,3 +154,67 @@ def test_fork_into_cgroup_sets_the_childs_cached_thread_id(tmp_path: Path) -> No
         assert out.stdout.strip() == f"True 0::/{cg.name}", out.stderr
     finally:
         cg.rmdir()
+
+
+def test_a_cgroup_with_processes_in_it_is_refused(rt: Runtime, tmp_path: Path) -> None:
+    """LNX-20 (runc 1.2's rule): a cgroupsPath that holds processes is someone else's; `kill --all` and
+    `delete --force` of the new container would reach them.  Refused with one line, nothing left."""
+    path = f"/pyrt-test/shared-{os.getpid()}-{rt.new_id()}"
+    first = rt.new_id()
+    cfg = busybox_config()
+    cfg["linux"]["cgroupsPath"] = path
+    rt("run", "-d", "-b", str(rt.bundle(cfg, args=["sleep", "30"])), first, check=True)
+    try:
+        second = rt.new_id()
+        res = rt("run", "-d", "-b", str(rt.bundle(cfg, args=["true"])), second)
+        assert res.returncode == 1
+        assert res.stderr.startswith("pyrt: linux.cgroupsPath: /sys/fs/cgroup/") and \
+            res.stderr.endswith(f"{path} is not empty: 1 process(es) found\n") and len(res.stderr.splitlines()) == 1
+        assert not (rt.root / second).exists()
+        assert rt.state(first)["status"] == "running"  # untouched
+        assert (CG / "unified" / path.lstrip("/")).is_dir()  # and its cgroup too
+    finally:
+        rt("delete", "--force", first, check=True)
+    assert not (CG / "unified" / path.lstrip("/")).exists()
+    res = rt("run", "-b", str(rt.bundle(cfg, args=["true"])), rt.new_id())  # empty again: taken
+    assert res.returncode == 0, res.stderr
+
+
+def test_the_same_id_under_another_root_is_refused(rt: Runtime) -> None:
+    """The default cgroup is /pyrt/<id>: a second --root running the same id would share it."""
+    cid = rt.new_id()
+    rt("run", "-d", "-b", str(rt.bundle(args=["sleep", "30"])), cid, check=True)
+    other = Runtime(rt.tmp / "other")
+    other.tmp.mkdir()
+    try:
+        res = other("run", "-d", "-b", str(rt.bundle(args=["true"])), cid)
+        assert res.returncode == 1
+        assert res.stderr.startswith("pyrt: cgroup /sys/fs/cgroup/") and res.stderr.endswith(
+            f"/pyrt/{cid} is not empty: 1 process(es) found: a container with this id runs under another --root\n")
+        assert not other.root.exists() or list(other.root.iterdir()) == []
+        assert len(cgroup_dirs(cid)) >= 6  # the first one's, untouched
+        assert rt.state(cid)["status"] == "running"
+    finally:
+        rt("delete", "--force", cid, check=True)
+
+
+def test_a_frozen_cgroup_is_refused(rt: Runtime) -> None:
+    path = f"/pyrt-test/frozen-{rt.new_id()}"
+    made = []
+    try:
+        for hierarchy in ("unified", "freezer"):
+            d = CG / hierarchy / path.lstrip("/")
+            d.mkdir(parents=True)
+            made.append(d)
+        (CG / "unified" / path.lstrip("/") / "cgroup.freeze").write_text("1")
+        cfg = busybox_config()
+        cfg["linux"]["cgroupsPath"] = path
+        cid = rt.new_id()
+        res = rt("run", "-b", str(rt.bundle(cfg, args=["true"])), cid)
+        assert res.returncode == 1
+        assert res.stderr == f"pyrt: linux.cgroupsPath: {CG}/unified{path} is frozen (cgroup.freeze)\n"
+        assert not (rt.root / cid).exists()
+        assert [h for h in CG.iterdir() if (h / path.lstrip("/")).exists()] == [CG / "unified", CG / "freezer"]
+    finally:
+        for d in reversed(made):
+            d.rmdir()
