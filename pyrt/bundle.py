@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
+    from pyrt.spec import Spec
+
 def read_config(bundle: str) -> tuple[bytes, str]:
     config_path = os.path.join(bundle, "config.json")
     try:
@@ -71,7 +73,7 @@ def plan_bundle(bundle: str, security_opt: str | None = None, meanwhile: Callabl
     from pyrt import apart
 
     (plan, warnings, debug), unforked = apart.planned(build_plan, raw, config_path, bundle, seccomp_source, options,
-                                                      meanwhile=meanwhile)
+                                                      True, meanwhile=meanwhile)
     cache.put("plans", k, {"kind": "plan", "plan": plan, "warnings": warnings, "debug": debug}, put_later)
     notes = [f"{why}; planned in-process"] if why else []
     return plan, warnings + notes + ([f"{unforked}; planned without a child"] if unforked else []), debug, "built"
@@ -86,19 +88,58 @@ def plan_key(raw: bytes, bundle: str, options: dict[str, Any], seccomp_source: s
 
 
 def build_plan(raw: bytes, config_path: str, bundle: str, seccomp_source: str | None,
-               options: dict[str, Any]) -> tuple[dict[str, Any], list[str], list[str]]:
-    """Parse and plan (attrs, and pyseccomp unless the BPF is cached): the expensive part."""
+               options: dict[str, Any], overlap: bool = False) -> tuple[dict[str, Any], list[str], list[str]]:
+    """Parse and plan (attrs, and pyseccomp unless the BPF is cached): the expensive part.  overlap: a
+    cold process (not the warm planner) compiles the config's seccomp section in a forked child while it
+    imports the spec model (_parse_while_compiling)."""
     import gc
 
     gc.enable()  # allocation-heavy: the launcher's GC-off start-up (cli.py) ends here
-    from pyrt import plan as planner
     from pyrt.jsonread import parse_json_bytes
+
+    data = parse_json_bytes(raw, config_path)
+    spec = _parse_while_compiling(data) if overlap and seccomp_source is None else None
+    from pyrt import plan as planner
     from pyrt.spec import parse_spec
 
-    spec = parse_spec(parse_json_bytes(raw, config_path))
+    if spec is None:
+        spec = parse_spec(data)
     debug: list[str] = []
     plan, warnings = planner.build(spec, bundle=bundle, debug=debug, seccomp_source=seccomp_source, **options)
     return plan, warnings, debug
+
+
+def _parse_while_compiling(data: Any) -> Spec | None:
+    """The config's own seccomp section compiled in a forked child while this process imports attrs and
+    the spec model and parses the config: the two took ~25 and ~45 ms one after the other, and this
+    process never loads pyseccomp or libseccomp (its peak is the spec model's).  None when there is
+    nothing to compile (no section, or the BPF cache has it): the caller parses, as it would have."""
+    linux = data.get("linux") if isinstance(data, dict) else None
+    section = linux.get("seccomp") if isinstance(linux, dict) else None
+    if not isinstance(section, dict):
+        return None
+    from pyrt.seccomp import compiler
+
+    if compiler.cached(compiler.section_key(section)) is not None:
+        return None
+    from pyrt import apart
+
+    parsed: list[Spec] = []
+
+    def parse() -> None:
+        from pyrt.spec import parse_spec  # attrs: the import the compilation overlaps
+
+        parsed.append(parse_spec(data))
+
+    try:
+        got, _why = apart.call(compiler.compiled, section, "linux.seccomp", meanwhile=parse)
+    except SpecError:
+        if not parsed:
+            raise  # the config's own error, found here
+        return parsed[0]  # the section's: planning compiles it again and raises it in its place
+    if got is not None:  # else (no answer) planning compiles it here
+        compiler.remember(*got)
+    return parsed[0]
 
 
 def recheck_host(plan: dict[str, Any]) -> None:

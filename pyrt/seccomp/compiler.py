@@ -62,20 +62,45 @@ def _action(ps: Any, name: str, errno_ret: int | None, path: str) -> int:
                 "SCMP_ACT_TRAP": ps.TRAP, "SCMP_ACT_LOG": ps.LOG, "SCMP_ACT_NOTIFY": ps.NOTIFY}[name])
 
 
+_compiled: dict[str, dict[str, Any]] = {}  # entries this process compiled, or was handed (remember)
+
+
+def section_key(section: dict[str, Any]) -> str:
+    return cache.key("bpf", json.dumps(section, sort_keys=True), cache.code_stamp(), cache.host_stamp())
+
+
+def cached(k: str) -> dict[str, Any] | None:
+    """The entry ({"result", "debug"}) for this key from this process or the BPF cache, if sound."""
+    hit = _compiled.get(k) or cache.get("bpf", k)
+    if isinstance(hit, dict) and isinstance(hit.get("result"), dict) and isinstance(hit["result"].get("bpf"), bytes):
+        return hit
+    return None
+
+
+def compiled(section: dict[str, Any], path: str) -> tuple[str, dict[str, Any]]:
+    """(key, entry): validated and compiled, through the BPF cache."""
+    k = section_key(section)
+    hit = cached(k)
+    if hit is not None:
+        return k, hit
+    notes: list[str] = []
+    entry = {"result": _compile(section, path, notes), "debug": notes}
+    remember(k, entry)
+    cache.put("bpf", k, entry)
+    return k, entry
+
+
+def remember(k: str, entry: dict[str, Any]) -> None:
+    """An entry compiled elsewhere (a forked child: bundle.py), for this process's compile_section."""
+    _compiled[k] = entry
+
+
 def compile_section(section: dict[str, Any], path: str, debug: list[str] | None = None) -> dict[str, Any]:
     """Validate and compile, through the BPF cache."""
-    k = cache.key("bpf", json.dumps(section, sort_keys=True), cache.code_stamp(), cache.host_stamp())
-    hit = cache.get("bpf", k)
-    if isinstance(hit, dict) and isinstance(hit.get("result"), dict) and isinstance(hit["result"].get("bpf"), bytes):
-        if debug is not None:
-            debug.extend(hit.get("debug", []))
-        return dict(hit["result"])
-    notes: list[str] = []
-    result = _compile(section, path, notes)
-    cache.put("bpf", k, {"result": result, "debug": notes})
+    _k, entry = compiled(section, path)
     if debug is not None:
-        debug.extend(notes)
-    return result
+        debug.extend(entry.get("debug", []))
+    return dict(entry["result"])
 
 
 def _compile(section: dict[str, Any], path: str, debug: list[str]) -> dict[str, Any]:
