@@ -17,6 +17,7 @@ child).
 
 from __future__ import annotations
 
+import gc
 import marshal
 import posix
 
@@ -82,6 +83,7 @@ def rebuilt(error: list[str]) -> PyrtError:
 def _child(r: int, w: int, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
     code = 1
     try:
+        gc.disable()  # one plan, then _exit: collecting its cycles frees nothing that matters (-5 to -6 ms)
         posix.close(r)
         faults.point("planning-child")
         try:
@@ -107,4 +109,7 @@ def _kill(pid: int) -> None:
 def planned(fn: Callable[..., Any], *args: Any, meanwhile: Callable[[], object] | None = None) -> tuple[Any, str]:
     """(fn(*args), "") from a forked child, or (fn(*args), why) computed here when the child gave no answer."""
     got, why = call(fn, *args, meanwhile=meanwhile)
-    return (fn(*args), why) if why else (got, "")
+    if not why:
+        return got, ""
+    gc.enable()  # planning here, in a process that lives on (cli.py keeps the GC off for start-up)
+    return fn(*args), why

@@ -92,9 +92,6 @@ def build_plan(raw: bytes, config_path: str, bundle: str, seccomp_source: str | 
     """Parse and plan (attrs, and pyseccomp unless the BPF is cached): the expensive part.  overlap: a
     cold process (not the warm planner) compiles the config's seccomp section in a forked child while it
     imports the spec model (_parse_while_compiling)."""
-    import gc
-
-    gc.enable()  # allocation-heavy: the launcher's GC-off start-up (cli.py) ends here
     from pyrt.jsonread import parse_json_bytes
 
     data = parse_json_bytes(raw, config_path)

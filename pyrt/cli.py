@@ -329,8 +329,8 @@ def _table(rows: list[dict[str, Any]]) -> str:
 # ~25 modules and creating a container make no cycles worth collecting, and the collections during them
 # cost `run` 0.26-0.83 ms (paired A/B, n=100, four runs; partly copy-on-write faults in the forked
 # children) and `state` 0.15-0.21 ms.  Every other command turns it back on here; the parts of these that
-# may run long or allocate heavily (in-process planning, a console proxy, the seccomp recorder) do so
-# themselves.
+# may run long or allocate heavily (planning in the CLI when no child could, a console proxy, the seccomp
+# recorder) do so themselves; a planning child (apart.py) keeps it off.
 _GC_OFF = frozenset({"create", "start", "state", "kill", "delete", "run", "exec", "list", "ps", "pause", "resume"})
 
 

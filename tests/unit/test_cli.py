@@ -107,21 +107,29 @@ def test_only_short_commands_keep_the_launchers_gc_off(argv: list[str], enabled:
         gc.enable()
 
 
-def test_planning_in_process_turns_the_gc_on(tmp_path: object) -> None:
+def test_planning_in_the_cli_turns_the_gc_on_a_planning_child_keeps_it_off(
+        tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
     import gc
     import json
     from pathlib import Path
 
+    from pyrt import apart
     from pyrt.bundle import build_plan
     from tests.conftest import busybox_config
 
     cfg = Path(str(tmp_path)) / "config.json"
     cfg.write_text(json.dumps(busybox_config()))
-    gc.disable()
+    args = (cfg.read_bytes(), str(cfg), str(tmp_path), None, {"no_pivot": False, "no_new_keyring": False,
+                                                             "preserve_fds": 0})
+    gc.enable()
     try:
-        build_plan(cfg.read_bytes(), str(cfg), str(tmp_path), None,
-                   {"no_pivot": False, "no_new_keyring": False, "preserve_fds": 0})
-        assert gc.isenabled()
+        assert apart.call(lambda: gc.isenabled()) == (False, "")
+        gc.disable()
+        plan, why = apart.planned(build_plan, *args)
+        assert why == "" and plan[0]["seccomp"] and not gc.isenabled()
+        monkeypatch.setenv("PYRT_FAULT", "planning-child")  # the child dies: the CLI plans, and lives on
+        plan, why = apart.planned(build_plan, *args)
+        assert "killed by signal 9" in why and plan[0]["seccomp"] and gc.isenabled()
     finally:
         gc.enable()
 
