@@ -1,18 +1,21 @@
-"""Cold planning in a forked child, so that the caller never holds what planning imports.
+"""Cold planning in forked children, so that the caller never holds what planning imports.
 
 A config the plan cache has not seen is parsed with attrs (which imports typing, inspect, threading,
 re...) and its seccomp section compiled with pyseccomp and libseccomp: ~7 MB resident here on top of
 the executor's ~9.  The caller then forks the container's processes with all of it mapped, and `run`
-and `exec` wait the container's whole life with it.  call() runs the planning function in a forked
-child instead and takes its result back as marshal data, as the warm planner's answers come back
-(planclient.py): the caller stays at the executor's size, and the child peaks at the planning alone.
-While the child plans, the caller runs meanwhile() (the executor's imports) on the other CPU.
+and `exec` wait the container's whole life with it.  call() runs a function in a forked child instead
+and takes its result back as marshal data, as the warm planner's answers come back (planclient.py),
+while the caller runs meanwhile() on the other CPU.  bundle.py uses it twice: the CLI's child plans
+while the CLI makes the executor's imports, and that child's own child compiles the config's seccomp
+section while its parent imports attrs and parses; no process holds both the spec model and libseccomp.
+A child keeps the launcher's GC off (it lives for one call, then _exit) and PYRT_FAULT=planning-child
+kills it before it answers (faults.py).
 
 An error the user can act on (PyrtError; SpecError keeps its JSON path) is raised in the caller as the
 child raised it.  Anything else -- a fork that fails, a child killed or exiting without an answer, an
-unreadable answer -- is (None, why), and the caller plans in-process, where a bug shows its traceback.
-No threads exist at the fork (the CLI has none; attrs' import, which loads `threading`, happens in the
-child).
+unreadable answer -- is (None, why), and planned() computes it in the caller, where a bug shows its
+traceback.  No threads exist at these forks (the CLI starts none before its plan; attrs' import, which
+loads `threading`, happens in the child).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ if TYPE_CHECKING:
 
 def call(fn: Callable[..., Any], *args: Any, meanwhile: Callable[[], object] | None = None) -> tuple[Any, str]:
     """(fn(*args) as the child computed it, "") or (None, why it could not be had from a child)."""
-    r, w = posix.pipe()  # close-on-exec (PEP 446); the child's end of nothing else
+    r, w = posix.pipe()  # close-on-exec (PEP 446): no container process inherits them
     try:
         pid = posix.fork()
     except OSError as exc:
