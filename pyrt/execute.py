@@ -15,6 +15,7 @@ from pyrt.log import log
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 
@@ -65,8 +66,9 @@ def build_process(raw: bytes, path: str) -> tuple[dict[str, Any], list[str]]:
     return process_plan(proc, warnings, where=path), warnings
 
 
-def _from_file(path: str, warnings: list[str]) -> dict[str, Any]:
-    """--process FILE, through the plan cache and the planner, as create's config is."""
+def _from_file(path: str, warnings: list[str], meanwhile: Callable[[], object] | None = None) -> dict[str, Any]:
+    """--process FILE, through the plan cache and the planner, as create's config is; meanwhile() runs
+    while the planner or a planning child plans, as create's does."""
     from pyrt import cache, planclient
 
     try:
@@ -81,7 +83,7 @@ def _from_file(path: str, warnings: list[str]) -> dict[str, Any]:
         proc: dict[str, Any] = hit["process"]
         return proc
     answer, why = planclient.consult({"kind": "process", "key": k, "config": raw, "config_path": path},
-                                     lambda a: planclient.check_process(a.get("process")))
+                                     lambda a: planclient.check_process(a.get("process")), meanwhile)
     if answer is not None:
         got: dict[str, Any] = answer["process"]
         cache.put("plans", k, {"kind": "process", "process": got, "warnings": _portable(answer["warnings"], path)})
@@ -89,7 +91,7 @@ def _from_file(path: str, warnings: list[str]) -> dict[str, Any]:
         return got
     from pyrt import apart
 
-    (proc, more), unforked = apart.planned(build_process, raw, path)
+    (proc, more), unforked = apart.planned(build_process, raw, path, meanwhile=meanwhile)
     cache.put("plans", k, {"kind": "process", "process": proc, "warnings": _portable(more, path)})
     warnings.extend(more + ([f"{why}; planned in-process"] if why else [])
                     + ([f"{unforked}; planned without a child"] if unforked else []))
@@ -149,8 +151,8 @@ def exec_process(store: st.Store, cid: str, opts: ExecOptions) -> int:
         raise StateError(f"cannot exec in container {cid} while it is recorded (run --seccomp-record): "
                          "its filter answers only the recording pyrt")
     warnings: list[str] = []
-    proc = _from_file(opts.process_file, warnings) if opts.process_file else _from_flags(plan["process"], opts,
-                                                                                          warnings)
+    proc = (_from_file(opts.process_file, warnings, parent.preload) if opts.process_file
+            else _from_flags(plan["process"], opts, warnings))
     for msg in warnings:
         log.warning(msg)
     if opts.tty:
