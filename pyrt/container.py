@@ -132,6 +132,8 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
         os.mkfifo(store.fifo(cid), 0o622)
         faults.point("fifo")
         launch = parent.begin(plan, store.fifo(cid))  # its namespaces, while the cgroups are made here
+        log.debug("init is forked by " + ("this process, into its namespaces and cgroup2 leaf" if launch.direct
+                                          else "an intermediate process, once in the cgroups"))
         created = cgroups.create(plan["cgroup_leaves"])
         cgroups.apply(record["cgroup_leaves"], plan["cgroup"])
         faults.point("cgroups")

@@ -363,8 +363,9 @@ def can_clone_into_cgroup() -> bool:
     return (major, minor) >= (5, 7) and _cached_tid_address() is not None
 
 
-def fork_into_cgroup(cgroup_fd: int) -> int:
-    """os.fork(), with the child born in the cgroup2 directory cgroup_fd (clone3 CLONE_INTO_CGROUP).
+def fork_into_cgroup(cgroup_fd: int, namespaces: int = 0) -> int:
+    """os.fork(), with the child born in the cgroup2 directory cgroup_fd (clone3 CLONE_INTO_CGROUP) and
+    in new namespaces of the CLONE_NEW* flags `namespaces`.
 
     Moving a process with a cgroup.procs write takes the kernel's global cgroup_threadgroup_rwsem for
     writing, and the first writer after a quiet spell waits for an RCU grace period (9-23 ms here);
@@ -373,8 +374,8 @@ def fork_into_cgroup(cgroup_fd: int) -> int:
     slot = _cached_tid_address()
     if slot is None:
         raise OSError(95, "cannot locate glibc's cached thread id")  # EOPNOTSUPP
-    args = _CloneArgs(flags=CLONE_INTO_CGROUP | CLONE_CHILD_SETTID, child_tid=slot, exit_signal=SIGCHLD,
-                      cgroup=cgroup_fd)
+    args = _CloneArgs(flags=CLONE_INTO_CGROUP | CLONE_CHILD_SETTID | namespaces, child_tid=slot,
+                      exit_signal=SIGCHLD, cgroup=cgroup_fd)
     before, after_child, after_parent = (ffi.python_api(name) for name in (
         "PyOS_BeforeFork", "PyOS_AfterFork_Child", "PyOS_AfterFork_Parent"))
     before()

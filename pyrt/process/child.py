@@ -96,8 +96,26 @@ def intermediate(plan: dict[str, Any], sock: _socket.socket, fifo_fd: int) -> No
                 fh.write(plan["time_offsets"])
         # A is in the new network and UTS namespaces already (only pid and time wait for a child), and
         # init inherits its session keyring: done here, this waits for the parent's cgroups, not init.
+        _inside(plan)
+        step = "cgroups"
+        cgroup_fd = _enter_cgroups(sync.expect(sock, "joined"))  # init must be born inside them
+        step = "fork init into its cgroup"
+        pid = _fork(cgroup_fd)
+        if pid == 0:
+            init(plan, sock, fifo_fd)
+        faults.delay("late-pid")
+        sync.send(sock, "pid", pid=pid)
+        os._exit(0)
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent as data
+        _report(sock, step, exc)
+
+
+def _inside(plan: dict[str, Any]) -> None:
+    """What the container's new namespaces get before init builds its rootfs: lo up, the hostname and
+    domain name, a session keyring of its own."""
+    step = "loopback"
+    try:
         if "network" in plan["new_ns"]:
-            step = "loopback"
             S.loopback_up()
         step = "hostname"
         if plan["hostname"] is not None and plan["uts_ns"]:
@@ -111,17 +129,31 @@ def intermediate(plan: dict[str, Any], sock: _socket.socket, fifo_fd: int) -> No
             except OSError as exc:
                 if exc.errno not in (errno.ENOSYS, errno.EACCES):
                     raise
-        step = "cgroups"
-        cgroup_fd = _enter_cgroups(sync.expect(sock, "joined"))  # init must be born inside them
-        step = "fork init into its cgroup"
-        pid = _fork(cgroup_fd)
-        if pid == 0:
-            init(plan, sock, fifo_fd)
-        faults.delay("late-pid")
-        sync.send(sock, "pid", pid=pid)
-        os._exit(0)
+    except OSError as exc:
+        raise StepError(step, exc) from None
+
+
+def born(plan: dict[str, Any], sock: _socket.socket, fifo_fd: int, tasks: list[int]) -> NoReturn:
+    """init forked by the parent itself, born in its new namespaces and the cgroup2 leaf
+    (parent.begin_direct): into the v1 leaves, into the namespaces the config joins, then what
+    intermediate() does before it forks init, then init."""
+    step = "cgroups"
+    try:
+        _prctl.prctl(_prctl.PR_SET_DUMPABLE, 0)  # nothing in the container may open this process through /proc
+        block_imports()
+        _move_self(tasks)
+        for ns_type, flag, path in plan["join_ns"]:
+            step = f"join {ns_type} namespace {path}"
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                S.setns(fd, flag)
+            finally:
+                os.close(fd)
+        step = "namespaces"
+        _inside(plan)
     except BaseException as exc:  # noqa: BLE001 - reported to the parent as data
         _report(sock, step, exc)
+    init(plan, sock, fifo_fd)
 
 
 def _enter_cgroups(joined: dict[str, Any]) -> int | None:

@@ -28,6 +28,18 @@
     state "created", pid file, exit                                    blocks on exec.fifo
     (`start` writes one byte to exec.fifo) --------------------------> execve(process.args)
 
+In the common case there is no A (parent.begin with _create_direct: no user or time namespace, no pid
+namespace to join, clone3 into the cgroup possible), and the exchange starts at init:
+
+    pyrt (parent)                                                      init (B)
+    -------------                                                      --------
+    make the cgroups; open the cgroup2 leaf and each v1 `tasks`
+    clone3(new namespaces | CLONE_INTO_CGROUP) --------------------->  born in its namespaces and the
+    record the cgroups made (state.json), meanwhile                   cgroup2 leaf, pid 1; "0" into each
+                                                                       `tasks`; setns(paths); lo, hostname,
+                                                                       keyring (child.born), then as above
+         <------------------------------------------------------------- {"type": "console"} ... "ready"
+
 Init is born inside the cgroups (so a new cgroup namespace is rooted there) without a cgroup.procs
 write, whose first one after a quiet spell waits for an RCU grace period (9-23 ms here): A moves its
 own thread into the v1 leaves and forks B with clone3(CLONE_INTO_CGROUP).  Where the kernel cannot
