@@ -73,13 +73,7 @@ def intermediate(plan: dict[str, Any], sock: _socket.socket, fifo_fd: int) -> No
     try:
         _prctl.prctl(_prctl.PR_SET_DUMPABLE, 0)  # from here on it is inside the container's namespaces
         block_imports()
-        for ns_type, flag, path in plan["join_ns"]:
-            step = f"join {ns_type} namespace {path}"
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                S.setns(fd, flag)
-            finally:
-                os.close(fd)
+        _join_paths(plan)
         flags = plan["clone_flags"]
         if flags & C.CLONE_NEWUSER:
             step = "user namespace"
@@ -110,6 +104,19 @@ def intermediate(plan: dict[str, Any], sock: _socket.socket, fifo_fd: int) -> No
         _report(sock, step, exc)
 
 
+def _join_paths(plan: dict[str, Any]) -> None:
+    """setns into each namespace the config names by path, in the plan's order."""
+    for ns_type, flag, path in plan["join_ns"]:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                S.setns(fd, flag)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise StepError(f"join {ns_type} namespace {path}", exc) from None
+
+
 def _inside(plan: dict[str, Any]) -> None:
     """What the container's new namespaces get before init builds its rootfs: lo up, the hostname and
     domain name, a session keyring of its own."""
@@ -135,20 +142,14 @@ def _inside(plan: dict[str, Any]) -> None:
 
 def born(plan: dict[str, Any], sock: _socket.socket, fifo_fd: int, tasks: list[int]) -> NoReturn:
     """init forked by the parent itself, born in its new namespaces and the cgroup2 leaf
-    (parent.begin_direct): into the v1 leaves, into the namespaces the config joins, then what
+    (parent._fork_init): into the v1 leaves, into the namespaces the config joins, then what
     intermediate() does before it forks init, then init."""
     step = "cgroups"
     try:
         _prctl.prctl(_prctl.PR_SET_DUMPABLE, 0)  # nothing in the container may open this process through /proc
         block_imports()
         _move_self(tasks)
-        for ns_type, flag, path in plan["join_ns"]:
-            step = f"join {ns_type} namespace {path}"
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                S.setns(fd, flag)
-            finally:
-                os.close(fd)
+        _join_paths(plan)
         step = "namespaces"
         _inside(plan)
     except BaseException as exc:  # noqa: BLE001 - reported to the parent as data
