@@ -8,8 +8,8 @@ and takes its result back as marshal data, as the warm planner's answers come ba
 while the caller runs meanwhile() on the other CPU.  bundle.py uses it twice: the CLI's child plans
 while the CLI makes the executor's imports, and that child's own child compiles the config's seccomp
 section while its parent imports attrs and parses; no process holds both the spec model and libseccomp.
-A child keeps the launcher's GC off (it lives for one call, then _exit) and PYRT_FAULT=planning-child
-kills it before it answers (faults.py).
+A child keeps the launcher's GC off (it lives for one call, then _exit), dies with its caller
+(PR_SET_PDEATHSIG), and PYRT_FAULT=planning-child kills it before it answers (faults.py).
 
 An error the user can act on (PyrtError; SpecError keeps its JSON path) is raised in the caller as the
 child raised it.  Anything else -- a fork that fails, a child killed or exiting without an answer, an
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 def call(fn: Callable[..., Any], *args: Any, meanwhile: Callable[[], object] | None = None) -> tuple[Any, str]:
     """(fn(*args) as the child computed it, "") or (None, why it could not be had from a child)."""
     r, w = posix.pipe()  # close-on-exec (PEP 446): no container process inherits them
+    caller = posix.getpid()
     try:
         pid = posix.fork()
     except OSError as exc:
@@ -43,7 +44,7 @@ def call(fn: Callable[..., Any], *args: Any, meanwhile: Callable[[], object] | N
         posix.close(w)
         return None, f"fork: {exc.strerror}"
     if pid == 0:
-        _child(r, w, fn, args)
+        _child(r, w, fn, args, caller)
     posix.close(w)
     try:
         if meanwhile is not None:
@@ -83,10 +84,15 @@ def rebuilt(error: list[str]) -> PyrtError:
     return err
 
 
-def _child(r: int, w: int, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+def _child(r: int, w: int, fn: Callable[..., Any], args: tuple[Any, ...], caller: int) -> None:
     code = 1
     try:
         gc.disable()  # one plan, then _exit: collecting its cycles frees nothing that matters (-5 to -6 ms)
+        import _prctl  # python-prctl's C module (0.7 ms); the executor loads it anyway
+
+        _prctl.prctl(_prctl.PR_SET_PDEATHSIG, 9)  # a caller killed mid-plan leaves no planning process
+        if posix.getppid() != caller:  # it died before that
+            return
         posix.close(r)
         faults.point("planning-child")
         try:

@@ -96,3 +96,39 @@ def test_meanwhile_runs_in_the_caller_while_the_child_plans(no_new_children: obj
     seen = []
     got, why = apart.call(os.getpid, meanwhile=lambda: seen.append(os.getpid()))
     assert seen == [os.getpid()] and got != os.getpid() and why == ""
+
+
+def test_a_killed_caller_leaves_no_planning_child(tmp_path: Path) -> None:
+    """PR_SET_PDEATHSIG: a CLI killed mid-plan (Ctrl-C, an engine's timeout) takes its planning child along."""
+    import subprocess
+    import time
+
+    from tests.conftest import ROOT, reap
+
+    pid_file = tmp_path / "child.pid"
+    code = (f"import os, sys, time\nsys.path.insert(0, {str(ROOT)!r})\nfrom pyrt import apart\n"
+            f"def slow():\n    open({str(pid_file)!r}, 'w').write(str(os.getpid()))\n    time.sleep(60)\n"
+            "apart.call(slow)\n")
+    caller = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        deadline = time.monotonic() + 30
+        while not pid_file.exists() or not pid_file.read_text():
+            assert time.monotonic() < deadline and caller.poll() is None
+            time.sleep(0.01)
+        child = int(pid_file.read_text())
+    finally:
+        caller.kill()
+        caller.wait()
+
+    def alive() -> bool:
+        try:
+            with open(f"/proc/{child}/stat") as fh:
+                return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+        except FileNotFoundError:
+            return False
+
+    deadline = time.monotonic() + 5
+    while alive():
+        assert time.monotonic() < deadline, "the planning child outlived its caller"
+        time.sleep(0.01)
+    reap()  # this test process is a subreaper: the orphan's zombie may be ours
