@@ -200,12 +200,15 @@ def test_the_same_id_under_another_root_is_refused(rt: Runtime) -> None:
 
 def test_a_frozen_cgroup_is_refused(rt: Runtime) -> None:
     path = f"/pyrt-test/frozen-{rt.new_id()}"
-    made = []
+    made: list[Path] = []  # every level this test makes, parents included, to remove them all
     try:
         for hierarchy in ("unified", "freezer"):
-            d = CG / hierarchy / path.lstrip("/")
-            d.mkdir(parents=True)
-            made.append(d)
+            d = CG / hierarchy
+            for part in path.strip("/").split("/"):
+                d = d / part
+                if not d.exists():
+                    d.mkdir()
+                    made.append(d)
         (CG / "unified" / path.lstrip("/") / "cgroup.freeze").write_text("1")
         cfg = busybox_config()
         cfg["linux"]["cgroupsPath"] = path
@@ -214,7 +217,7 @@ def test_a_frozen_cgroup_is_refused(rt: Runtime) -> None:
         assert res.returncode == 1
         assert res.stderr == f"pyrt: linux.cgroupsPath: {CG}/unified{path} is frozen (cgroup.freeze)\n"
         assert not (rt.root / cid).exists()
-        assert [h for h in CG.iterdir() if (h / path.lstrip("/")).exists()] == [CG / "unified", CG / "freezer"]
+        assert {h for h in CG.iterdir() if (h / path.lstrip("/")).exists()} == {CG / "unified", CG / "freezer"}
     finally:
         for d in reversed(made):
             d.rmdir()
