@@ -131,6 +131,12 @@ class Runtime:
         return problems
 
 
+def _test_cgroup_parents() -> set[str]:
+    """/pyrt-test, the parent the tests' cgroupsPath values share, in each hierarchy where it exists:
+    whoever makes it (pyrt for a container, or a test by hand) removes it again."""
+    return {str(base / "pyrt-test") for base in Path("/sys/fs/cgroup").iterdir() if (base / "pyrt-test").is_dir()}
+
+
 def reap() -> None:
     """The test process is a child subreaper: collect the inits it inherited."""
     while True:
@@ -163,10 +169,12 @@ def rt(tmp_path: Path) -> Iterator[Runtime]:
     if not ROOTFS.joinpath("bin", "busybox").exists():
         pytest.skip("bundles/busybox/rootfs is missing: run scripts/setup")
     before = host_mounts()
+    test_parents = _test_cgroup_parents()
     runtime = Runtime(tmp_path)
     yield runtime
     reap()
     left = runtime.leftovers()  # before cleaning up: a test must not rely on this fixture to clean
+    left += [f"cgroup {d}" for d in sorted(_test_cgroup_parents() - test_parents)]
     new_mounts = host_mounts() - before
     for cid in runtime.ids:
         runtime("delete", "--force", cid)
