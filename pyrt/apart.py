@@ -25,7 +25,7 @@ import marshal
 import posix
 
 from pyrt import faults
-from pyrt.errors import PyrtError, SpecError
+from pyrt.errors import PyrtError, from_wire, to_wire
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -71,17 +71,8 @@ def call(fn: Callable[..., Any], *args: Any, meanwhile: Callable[[], object] | N
         return out["result"], ""
     error = out.get("error") if isinstance(out, dict) else None
     if isinstance(error, list) and len(error) == 2 and all(isinstance(e, str) for e in error):
-        raise rebuilt(error)
+        raise from_wire(error)
     return None, "the planning child's answer has neither a result nor an error"
-
-
-def rebuilt(error: list[str]) -> PyrtError:
-    """The error a planning process sent as [JSON path or "", whole message], as it was raised there."""
-    if not error[0]:
-        return PyrtError(error[1])
-    err = SpecError("", error[1])  # the message is whole already: it starts with the path
-    err.json_path = error[0]
-    return err
 
 
 def _child(r: int, w: int, fn: Callable[..., Any], args: tuple[Any, ...], caller: int) -> None:
@@ -98,7 +89,7 @@ def _child(r: int, w: int, fn: Callable[..., Any], args: tuple[Any, ...], caller
         try:
             out: dict[str, Any] = {"result": fn(*args)}
         except PyrtError as exc:
-            out = {"error": [getattr(exc, "json_path", ""), str(exc)]}
+            out = {"error": to_wire(exc)}
         data = marshal.dumps(out)
         while data:
             data = data[posix.write(w, data):]

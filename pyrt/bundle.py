@@ -73,7 +73,7 @@ def plan_bundle(bundle: str, security_opt: str | None = None, meanwhile: Callabl
     from pyrt import apart
 
     (plan, warnings, debug), unforked = apart.planned(build_plan, raw, config_path, bundle, seccomp_source, options,
-                                                      True, meanwhile=meanwhile)
+                                                      True, meanwhile=meanwhile)  # True: overlap
     cache.put("plans", k, {"kind": "plan", "plan": plan, "warnings": warnings, "debug": debug}, put_later)
     notes = [f"{why}; planned in-process"] if why else []
     return plan, warnings + notes + ([f"{unforked}; planned without a child"] if unforked else []), debug, "built"

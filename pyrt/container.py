@@ -14,7 +14,7 @@ import time
 from pyrt import constants as C
 from pyrt import faults
 from pyrt import state as st
-from pyrt.errors import PyrtError, StateError
+from pyrt.errors import PyrtError, SpecError, StateError
 from pyrt.linux import posixos as os
 from pyrt.log import log
 from pyrt.signals import NOT_FORWARDED, NUMBERS, SIGKILL, SIGRTMAX, SIGRTMIN
@@ -211,15 +211,11 @@ def _own_cgroup(existing: list[str], default_cgroup: bool) -> None:
         return
     if default_cgroup:  # /pyrt/<id>: a container of the same id under another --root
         raise StateError(f"cgroup {why}: a container with this id runs under another --root")
-    from pyrt.errors import SpecError
-
     raise SpecError("linux.cgroupsPath", why)
 
 
 def _host_network(plan: dict[str, Any], warnings: list[str]) -> None:
     """--network host: the container shares the host's network namespace."""
-    from pyrt.errors import SpecError
-
     if C.in_ns(plan, "network"):
         warnings.append("--network host: the config's network namespace is dropped; the container uses the host's")
     if plan["net_devices"]:

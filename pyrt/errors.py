@@ -15,6 +15,20 @@ class SpecError(PyrtError):
         self.json_path = path
 
 
+def to_wire(exc: PyrtError) -> list[str]:
+    """An error as a planning process sends it (the planner, apart.py): [JSON path or "", whole message]."""
+    return [getattr(exc, "json_path", ""), str(exc)]
+
+
+def from_wire(error: list[str]) -> PyrtError:
+    """to_wire()'s error, as it was raised where it was planned (SpecError keeps its JSON path)."""
+    if not error[0]:
+        return PyrtError(error[1])
+    err = SpecError("", error[1])  # the message is whole already: it starts with the path
+    err.json_path = error[0]
+    return err
+
+
 class StateError(PyrtError):
     """The operation does not fit the container's state (unknown id, not stopped, ...)."""
 

@@ -96,9 +96,9 @@ def consult(request: dict[str, Any], check: Callable[[dict[str, Any]], str | Non
         return None, why
     error = answer.get("error")
     if isinstance(error, list) and len(error) == 2 and all(isinstance(e, str) for e in error):
-        from pyrt.apart import rebuilt
+        from pyrt.errors import from_wire
 
-        raise rebuilt(error)
+        raise from_wire(error)
     problem = answer.get("refused") or check(answer)
     for field in ("warnings", "debug"):
         value = answer.setdefault(field, [])

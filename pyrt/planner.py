@@ -36,7 +36,7 @@ from typing import Any
 
 from pyrt import cache
 from pyrt.bundle import build_plan, plan_key
-from pyrt.errors import PyrtError, SpecError
+from pyrt.errors import PyrtError, to_wire
 from pyrt.planclient import MAX, PROTOCOL, socket_path
 
 PLAN_FIELDS = {"key": str, "config": bytes, "config_path": str, "bundle": str, "options": dict,
@@ -82,10 +82,8 @@ class Planner:
             return {"key": req.get("key") if isinstance(req, dict) else None, "refused": "a malformed request"}
         try:
             return {"key": req["key"], **(self._process(req) if process else self._plan(req))}
-        except SpecError as exc:
-            return {"key": req["key"], "error": [exc.json_path, str(exc)]}
         except PyrtError as exc:
-            return {"key": req["key"], "error": ["", str(exc)]}
+            return {"key": req["key"], "error": to_wire(exc)}
 
     def _plan(self, req: dict[str, Any]) -> dict[str, Any]:
         source = req.get("seccomp_source")

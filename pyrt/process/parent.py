@@ -30,7 +30,7 @@ def _high_fd(fd: int, floor: int) -> int:
 
 class Launch:
     """A forked intermediate (A) at work on the container's namespaces, before init exists; or, for a
-    direct launch (no A: _direct), what release() forks init with, and then init."""
+    direct launch (no A: _create_direct), what release() forks init with, and then init."""
 
     def __init__(self, mid: int, sock: Any, direct: tuple[Any, int] | None = None) -> None:
         self.mid, self.sock, self.init_pid = mid, sock, 0
