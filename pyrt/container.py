@@ -134,10 +134,18 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
         launch = parent.begin(plan, store.fifo(cid))  # its namespaces, while the cgroups are made here
         log.debug("init is forked by " + ("this process, into its namespaces and cgroup2 leaf" if launch.direct
                                           else "an intermediate process, once in the cgroups"))
-        created = cgroups.create(plan["cgroup_leaves"])
-        cgroups.apply(record["cgroup_leaves"], plan["cgroup"])
-        faults.point("cgroups")
-        parent.release(launch, plan)  # A forks init into the cgroups: the record is written meanwhile
+        if launch.direct is None:
+            created = cgroups.create(plan["cgroup_leaves"])
+            cgroups.apply(record["cgroup_leaves"], plan["cgroup"])
+            faults.point("cgroups")
+            parent.release(launch, plan)  # A forks init into the cgroups: the record is written meanwhile
+        else:  # init is born in its cgroup2 leaf; the rest is made while it starts, as runc limits late
+            created = cgroups.create([h for h in plan["cgroup_leaves"] if h["version"] == 2])
+            parent.release(launch, plan)
+            created += cgroups.create([h for h in plan["cgroup_leaves"] if h["version"] == 1])
+            cgroups.apply(record["cgroup_leaves"], plan["cgroup"])
+            faults.point("cgroups")
+            parent.cgroups_made(launch)
         # off the critical path now: init is being forked.  /pyrt, the parent of the default cgroups, is
         # not the container's: it stays once made, as /docker does (a failed create still removes it).
         shared = cgroupdirs.shared_default_parents(record["cgroup_leaves"]) if default_cgroup else []

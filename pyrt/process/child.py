@@ -27,6 +27,7 @@ from pyrt.process import rootfs, sync
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any, NoReturn
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -140,21 +141,47 @@ def _inside(plan: dict[str, Any]) -> None:
         raise StepError(step, exc) from None
 
 
-def born(plan: dict[str, Any], sock: _socket.socket, fifo_fd: int, tasks: list[int]) -> NoReturn:
+def born(plan: dict[str, Any], sock: _socket.socket, fifo_fd: int) -> NoReturn:
     """init forked by the parent itself, born in its new namespaces and the cgroup2 leaf
-    (parent._fork_init): into the v1 leaves, into the namespaces the config joins, then what
-    intermediate() does before it forks init, then init."""
-    step = "cgroups"
+    (parent._fork_init): into the namespaces the config joins, then what intermediate() does before it
+    forks init, then init, which enters the v1 leaves once the parent has made them (_cgroup_entry)."""
+    step = "namespaces"
     try:
         _prctl.prctl(_prctl.PR_SET_DUMPABLE, 0)  # nothing in the container may open this process through /proc
         block_imports()
-        _move_self(tasks)
         _join_paths(plan)
-        step = "namespaces"
         _inside(plan)
     except BaseException as exc:  # noqa: BLE001 - reported to the parent as data
         _report(sock, step, exc)
-    init(plan, sock, fifo_fd)
+    init(plan, sock, fifo_fd, v1_pending=True)
+
+
+def _cgroup_entry(plan: dict[str, Any], sock: _socket.socket, v1_pending: bool) -> Callable[[], None]:
+    """What init does once, before it binds its cgroups into /sys/fs/cgroup or after its other mounts:
+    wait for "cgroups" (the parent makes the v1 leaves and writes the limits while a directly forked
+    init starts, parent.cgroups_made) and enter the v1 leaves; then unshare its cgroup namespace, rooted
+    where it now is in every hierarchy."""
+    done = False
+
+    def enter() -> None:
+        nonlocal done
+        if done:
+            return
+        done = True
+        step = "cgroups"
+        try:
+            if v1_pending:
+                sync.expect(sock, "cgroups")
+                for leaf in plan["cgroup_leaves"]:
+                    if leaf["version"] == 1:
+                        _move_self([os.open(os.path.join(leaf["dir"], "tasks"), os.O_WRONLY | os.O_CLOEXEC)])
+            if "cgroup" in plan["new_ns"]:
+                step = "cgroup namespace"
+                S.unshare(C.CLONE_NEWCGROUP)
+        except OSError as exc:
+            raise StepError(step, exc) from None
+
+    return enter
 
 
 def _enter_cgroups(joined: dict[str, Any]) -> int | None:
@@ -287,17 +314,15 @@ def _find_program(proc: dict[str, Any]) -> str:
     raise PyrtError(f"exec: {arg0!r}: executable file not found in $PATH")
 
 
-def init(plan: dict[str, Any], sock: _socket.socket, fifo_fd: int) -> NoReturn:
-    """B: build the container, report ready, wait for start, exec."""
+def init(plan: dict[str, Any], sock: _socket.socket, fifo_fd: int, v1_pending: bool = False) -> NoReturn:
+    """B: build the container, report ready, wait for start, exec.  v1_pending: born before its v1
+    cgroups were made (born())."""
     step = "init"
     proc = plan["process"]
     in_userns = C.in_ns(plan, "user")
     try:
         _prctl.prctl(_prctl.PR_SET_DUMPABLE, 0)  # nothing in the container may open this process through /proc
         os.setsid()
-        if "cgroup" in plan["new_ns"]:
-            step = "cgroup namespace"
-            S.unshare(C.CLONE_NEWCGROUP)
         if proc["oom_score_adj"] is not None:
             step = "oomScoreAdj"
             with open("/proc/self/oom_score_adj", "w") as fh:
@@ -305,7 +330,9 @@ def init(plan: dict[str, Any], sock: _socket.socket, fifo_fd: int) -> NoReturn:
         os.umask(0)
         step = "rootfs"
         root_fd = rootfs.prepare(plan)
-        rootfs.mount_all(root_fd, plan)
+        enter_cgroups = _cgroup_entry(plan, sock, v1_pending)
+        rootfs.mount_all(root_fd, plan, enter_cgroups)
+        enter_cgroups()
         step = "devices"
         rootfs.make_devices(root_fd, plan, in_userns)
         rootfs.dev_symlinks(root_fd, plan)

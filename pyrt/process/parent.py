@@ -88,9 +88,10 @@ def begin(plan: dict[str, Any], fifo_path: str) -> Launch:
 
 def release(launch: Launch, plan: dict[str, Any]) -> None:
     """Map A's user namespace ids if it made one, then put A in the cgroups (plan["cgroup_leaves"], now
-    made and limited): A forks init inside them; a direct launch forks init here (_fork_init).  The
-    caller may work in parallel before finish(); on a failure in between, or here, it calls
-    launch.abort() (init, if forked, is in the cgroups: kill those)."""
+    made and limited): A forks init inside them.  A direct launch forks init here (_fork_init), once
+    the cgroup2 leaf alone is made; the caller makes the rest, then calls cgroups_made().  The caller
+    may work in parallel before finish(); on a failure in between, or here, it calls launch.abort()
+    (init, if forked, is in the cgroups: kill those)."""
     if launch.direct is not None:
         _fork_init(launch, plan)
         return
@@ -113,35 +114,43 @@ def _create_direct(plan: dict[str, Any]) -> bool:
 
 def _fork_init(launch: Launch, plan: dict[str, Any]) -> None:
     """release() of a direct launch: clone3 init into its new namespaces (all but cgroup, which init
-    makes once it is in the v1 leaves too) and its cgroup2 leaf; it writes "0" into each v1 leaf's
-    `tasks` itself (child.born).  This process pays for the namespaces' creation (~0.8 ms), A's fork,
-    wait for "joined", clone3 and exit are gone."""
+    makes once it is in the v1 leaves too) and its cgroup2 leaf, the one cgroup made before.  This
+    process then makes the v1 leaves and writes the limits while init starts (cgroups_made); init
+    writes "0" into each v1 leaf's `tasks` itself.  This process pays for the namespaces' creation
+    (~0.8 ms); A's fork, wait for "joined", clone3 and exit are gone."""
     from pyrt.linux import sys as S
     from pyrt.process import child
 
     assert launch.direct is not None
     child_sock, fifo_fd = launch.direct
-    floor = 3 + plan["preserve_fds"]
-    fds: list[int] = []
+    v2 = next(d for d, version in _versions(plan["cgroup_leaves"]) if version == 2)
+    cgroup_fd = _high_fd(os.open(v2, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC), 3 + plan["preserve_fds"])
     pid = -1
     try:
-        _open_cgroup_fds(_versions(plan["cgroup_leaves"]), fds, floor)
         faults.point("joined")
         try:
-            pid = S.fork_into_cgroup(fds[0], plan["clone_flags"] & ~CLONE_NEWCGROUP)
+            pid = S.fork_into_cgroup(cgroup_fd, plan["clone_flags"] & ~CLONE_NEWCGROUP)
         except OSError as exc:  # as A would report its unshare: the namespaces could not be made
             raise SetupError("namespaces", f"clone3: {exc.strerror or exc}") from None
         if pid == 0:
             launch.sock.close()
-            os.close(fds[0])
-            child.born(plan, child_sock, fifo_fd, fds[1:])
+            os.close(cgroup_fd)
+            child.born(plan, child_sock, fifo_fd)
     finally:
         if pid != 0:
-            for fd in fds:
-                os.close(fd)
+            os.close(cgroup_fd)
     launch.init_pid = pid
     launch._drop_direct()
     faults.point("forked")
+
+
+def cgroups_made(launch: Launch) -> None:
+    """Tell a directly forked init that its v1 leaves exist and the limits are written: it enters the
+    leaves itself, before it binds them into its /sys/fs/cgroup or unshares its cgroup namespace."""
+    try:
+        _send(launch.sock, "cgroups")
+    except OSError:  # init failed already (EPIPE): finish() reads its report
+        pass
 
 
 def _versions(cgroup_leaves: list[dict[str, Any]]) -> list[tuple[str, int]]:

@@ -18,6 +18,7 @@ from pyrt.linux import sys as S
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 _KEEP_FLAGS = (  # statvfs flag -> mount flag: locked flags a remount must keep
@@ -83,10 +84,12 @@ def _target(root_fd: int, m: dict[str, Any]) -> int:
     return fd
 
 
-def mount_all(root_fd: int, plan: dict[str, Any]) -> None:
+def mount_all(root_fd: int, plan: dict[str, Any], enter_cgroups: Callable[[], None]) -> None:
+    """The config's mounts, in order; enter_cgroups() before a cgroup mount binds the container's cgroups."""
     for m in plan["mounts"]:
         try:
             if m["type"] == "cgroup":
+                enter_cgroups()
                 _mount_cgroup(root_fd, m, plan)
             else:
                 _mount_one(root_fd, m)

@@ -33,16 +33,21 @@ namespace to join, clone3 into the cgroup possible), and the exchange starts at 
 
     pyrt (parent)                                                      init (B)
     -------------                                                      --------
-    make the cgroups; open the cgroup2 leaf and each v1 `tasks`
+    make the cgroup2 leaf; open it
     clone3(new namespaces | CLONE_INTO_CGROUP) --------------------->  born in its namespaces and the
-    record the cgroups made (state.json), meanwhile                   cgroup2 leaf, pid 1; "0" into each
-                                                                       `tasks`; setns(paths); lo, hostname,
-                                                                       keyring (child.born), then as above
+    make the v1 leaves, write the limits                               cgroup2 leaf, pid 1; setns(paths);
+         ------------------------------------------------------------> lo, hostname, keyring (child.born),
+                                              {"type": "cgroups"}      its mounts up to a cgroup one;
+    record the cgroups made (state.json),                              then "0" into each v1 `tasks`,
+    meanwhile                                                          unshare(NEWCGROUP), as above
          <------------------------------------------------------------- {"type": "console"} ... "ready"
 
-Init is born inside the cgroups (so a new cgroup namespace is rooted there) without a cgroup.procs
-write, whose first one after a quiet spell waits for an RCU grace period (9-23 ms here): A moves its
-own thread into the v1 leaves and forks B with clone3(CLONE_INTO_CGROUP).  Where the kernel cannot
+Init gets into the cgroups without a cgroup.procs write, whose first one after a quiet spell waits for
+an RCU grace period (9-23 ms here): A moves its own thread into the v1 leaves and forks B with
+clone3(CLONE_INTO_CGROUP); a directly forked init is born in the cgroup2 leaf and moves itself into the
+v1 leaves once "cgroups" says they exist and are limited (limits written after init's birth, as runc
+writes them after its init's rootfs), before it binds them into /sys/fs/cgroup and before it unshares
+its cgroup namespace, which is so rooted in its own cgroups.  Where the kernel cannot
 (before 5.7, or A inside a user namespace) "joined" carries no fds and the parent has written A's
 pid into every leaf first.  `exec` follows the same protocol from "joined" on, where the container has a
 user or time namespace; otherwise pyrt forks exec's process itself, into the container's pid namespace

@@ -72,3 +72,19 @@ def test_a_failure_in_the_directly_forked_init_is_one_line(rt: Runtime) -> None:
     errors = [line for line in res.stderr.splitlines() if "debug:" not in line]
     assert errors == ["pyrt: join uts namespace /proc/self/ns/net: Invalid argument"], res.stderr
     assert not (rt.root / cid).exists()
+
+
+def test_a_cgroup_namespace_and_limits_the_same_either_way(rt: Runtime) -> None:
+    # forked directly, init enters its v1 leaves only once the parent has made them and written the
+    # limits (after clone3): its cgroup namespace must still be rooted in its own cgroup everywhere
+    cfg = busybox_config()
+    cfg["linux"]["namespaces"].append({"type": "cgroup"})
+    cfg["linux"]["resources"] = {"memory": {"limit": 64 << 20}, "pids": {"limit": 42}}
+    cfg["process"]["args"] = ["sh", "-c", PROBE + "; cat /sys/fs/cgroup/memory/memory.limit_in_bytes "
+                              "/sys/fs/cgroup/pids/pids.max"]
+    out = run_both_ways(rt, cfg)
+    assert out["direct"] == out["intermediate"]
+    lines = out["direct"].splitlines()
+    cgroup_lines = [line for line in lines if line.count(":") == 2 and line.split(":")[0].isdigit()]
+    assert cgroup_lines and all(line.endswith(":/") for line in cgroup_lines), lines
+    assert lines[-2:] == [str(64 << 20), "42"]
