@@ -19,6 +19,7 @@ from pyrt.linux import sys as S
 
 _O_PATH = os.O_PATH | os.O_CLOEXEC
 _RESOLVE = C.RESOLVE_IN_ROOT | C.RESOLVE_NO_MAGICLINKS
+_EAGAIN_TRIES = 64
 _have_openat2 = True
 
 
@@ -32,12 +33,20 @@ def open_in_root(root_fd: int, path: str, flags: int = _O_PATH) -> int:
     global _have_openat2
     rel = _rel(path)
     if _have_openat2:
-        try:
-            return S.openat2(root_fd, rel, flags | os.O_CLOEXEC, _RESOLVE)
-        except OSError as exc:
-            if exc.errno != errno.ENOSYS:
-                raise
-            _have_openat2 = False
+        for tries_left in range(_EAGAIN_TRIES - 1, -1, -1):
+            try:
+                return S.openat2(root_fd, rel, flags | os.O_CLOEXEC, _RESOLVE)
+            except OSError as exc:
+                # EAGAIN: a ".." was resolved while something renamed or mounted anywhere on the host
+                # (the kernel cannot then prove it stayed inside); openat2(2) says to try again.  Seen
+                # here at ~4% of calls under a rename storm, and once in the suite: the parent's state
+                # writes (renames) overlap init's mounts.
+                if exc.errno == errno.EAGAIN and tries_left:
+                    continue
+                if exc.errno != errno.ENOSYS:
+                    raise
+                _have_openat2 = False
+                break
     return _walk(root_fd, rel, flags)
 
 

@@ -57,8 +57,7 @@ def test_mount_target_symlinks_stay_inside(rt: Runtime, hostile: tuple[Path, Pat
     inside = "/" + str(host).lstrip("/") + "/sub"  # where the link leads when resolved inside the root
     res = rt("run", "-b", str(rt.bundle(cfg, args=["sh", "-c", f"grep -c ' {inside} tmpfs' /proc/self/mounts"])),
              rt.new_id())
-    assert res.stdout == "1\n"
-    assert res.returncode == 0, res.stderr
+    assert (res.returncode, res.stdout) == (0, "1\n"), res.stderr
     host_untouched(host, before)
     assert (rootfs / str(host).lstrip("/") / "sub").is_dir()  # created inside the rootfs instead
 

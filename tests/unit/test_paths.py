@@ -106,3 +106,81 @@ def test_mkdir_all_follows_dangling_symlinks_inside_the_root(resolver: str, tmp_
             paths.mkdir_all(rfd, "/loop/x")
     finally:
         os.close(rfd)
+
+
+def test_openat2_eagain_is_tried_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """openat2(RESOLVE_IN_ROOT) fails with EAGAIN when a ".." is resolved while anything on the host
+    renames or mounts; the caller is to try again (a flaky create in the suite was this)."""
+    import errno
+
+    from pyrt.linux import sys as S
+
+    (tmp_path / "a").mkdir()
+    real, calls = S.openat2, []
+
+    def flaky(*args: object) -> int:
+        calls.append(args)
+        if len(calls) <= 3:
+            raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(S, "openat2", flaky)
+    root = os.open(tmp_path, os.O_PATH | os.O_DIRECTORY)
+    try:
+        assert _real(paths.open_in_root(root, "a/../a")) == str(tmp_path / "a") and len(calls) == 4
+
+        def always(*args: object) -> int:
+            raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+
+        monkeypatch.setattr(S, "openat2", always)
+        with pytest.raises(OSError) as caught:  # not forever: after its tries, the error stands
+            paths.open_in_root(root, "a")
+        assert caught.value.errno == errno.EAGAIN
+    finally:
+        os.close(root)
+
+
+def test_dotdot_resolves_during_a_rename_storm(tmp_path: Path) -> None:
+    """The real kernel: another thread renames in a loop while paths with ".." resolve inside a root.
+    Raw openat2 gets EAGAIN at some rate here; open_in_root must never pass it on."""
+    import errno
+    import threading
+    import time
+
+    from pyrt import constants as C
+    from pyrt.linux import sys as S
+
+    (tmp_path / "root" / "a" / "b").mkdir(parents=True)
+    (tmp_path / "root" / "c").mkdir()
+    (tmp_path / "ren").mkdir()
+    (tmp_path / "ren" / "0").touch()
+    stop = threading.Event()
+
+    def rename_storm() -> None:
+        i = 0
+        while not stop.is_set():
+            os.rename(tmp_path / "ren" / str(i), tmp_path / "ren" / str(i + 1))
+            i += 1
+
+    thread = threading.Thread(target=rename_storm)
+    thread.start()
+    root = os.open(tmp_path / "root", os.O_PATH | os.O_DIRECTORY)
+    raw_eagain = resolved = 0
+    try:
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:
+            try:
+                os.close(S.openat2(root, "a/b/../../c", os.O_PATH | os.O_CLOEXEC, C.RESOLVE_IN_ROOT))
+            except OSError as exc:
+                assert exc.errno == errno.EAGAIN
+                raw_eagain += 1
+            for _ in range(20):
+                os.close(paths.open_in_root(root, "a/b/../../c"))
+                resolved += 1
+    finally:
+        stop.set()
+        thread.join()
+        os.close(root)
+    assert resolved > 0
+    if raw_eagain == 0:
+        pytest.skip("no EAGAIN from openat2 in this run: the race did not happen")
