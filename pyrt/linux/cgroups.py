@@ -84,9 +84,10 @@ def leaf_dirs(cgroups_path: str) -> list[dict[str, Any]]:
     return out
 
 
-def _write(path: str, value: str) -> None:
+def _write(path: str, value: str, field: str = "cgroup") -> None:
     """One write(2) of value (a cgroup file takes each write whole); os-level, as _read: Python's
-    buffered open() adds fstat, ioctl and lseek to each of the ~25 files a run touches (13 vs 5 us)."""
+    buffered open() adds fstat, ioctl and lseek to each of the ~25 files a run touches (13 vs 5 us).
+    A refusal names field: the config's JSON path where a limit is written."""
     try:
         fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_CLOEXEC)
         try:
@@ -94,7 +95,7 @@ def _write(path: str, value: str) -> None:
         finally:
             os.close(fd)
     except OSError as exc:
-        raise SetupError("cgroup", f"write {value!r} to {path}: {exc.strerror}") from None
+        raise SetupError(field, f"write {value!r} to {path}: {exc.strerror}") from None
 
 
 def _copy_cpuset(parent: str, child: str) -> None:
@@ -238,13 +239,13 @@ def apply(leaves: list[str], res: dict[str, Any]) -> None:
             raise SetupError(f"linux.resources.{key}", "has no cgroup2 equivalent on this host")
         if not os.path.exists(path):
             raise SetupError(f"linux.resources.{key}", f"{path}: not offered by this kernel")
-        _write(path, fmt(settings[key], version))
+        _write(path, fmt(settings[key], version), f"linux.resources.{key}")
     for size, limit in res.get("hugepages") or []:
         path, version = _need(leaves, "hugetlb", f"hugetlb.{size}.limit_in_bytes", f"hugetlb.{size}.max",
                               "linux.resources.hugepageLimits")
         if not os.path.exists(path):
             raise SetupError("linux.resources.hugepageLimits", f"no {size} huge pages on this host ({path})")
-        _write(path, str(limit))
+        _write(path, str(limit), "linux.resources.hugepageLimits")
     for key, value in (res.get("unified") or {}).items():
         v2 = [leaf for leaf, version in with_versions(leaves) if version == 2]
         if not v2:
@@ -252,7 +253,7 @@ def apply(leaves: list[str], res: dict[str, Any]) -> None:
         path = os.path.join(v2[0], key)
         if not os.path.exists(path):
             raise SetupError(f"linux.resources.unified.{key}", f"{path}: no such cgroup2 file")
-        _write(path, value)
+        _write(path, value, f"linux.resources.unified.{key}")
     if res.get("devices"):
         found = _find(leaves, "devices", "devices.allow", "") if _has_v1("devices") else None
         if found is None:  # cgroup2: the allow-list becomes an eBPF program on the container's cgroup
@@ -267,7 +268,7 @@ def apply(leaves: list[str], res: dict[str, Any]) -> None:
         for allow, kind, major, minor, access in res["devices"]:
             rule = "a" if kind == "a" else (
                 f"{kind} {'*' if major < 0 else major}:{'*' if minor < 0 else minor} {access}")
-            _write(os.path.join(base, "devices.allow" if allow else "devices.deny"), rule)
+            _write(os.path.join(base, "devices.allow" if allow else "devices.deny"), rule, "linux.resources.devices")
 
 
 def _v2_only(leaves: list[str], controller: str) -> bool:
@@ -287,19 +288,19 @@ def _cpu_max(leaves: list[str], quota: int | None, period: int | None) -> None:
         pass
     cur_quota, cur_period = current.split()
     q = cur_quota if quota is None else ("max" if quota <= 0 else str(quota))
-    _write(path, f"{q} {cur_period if period is None else period}")
+    _write(path, f"{q} {cur_period if period is None else period}", "linux.resources.cpu.quota")
 
 
 def _swap_max(leaves: list[str], limit: int | None, swap: int) -> None:
     """OCI swap is memory+swap (as v1's memsw); cgroup2's memory.swap.max is the swap alone."""
     path, _ = _need(leaves, "memory", "", "memory.swap.max", "linux.resources.memory.swap")
     if swap < 0:
-        _write(path, "max")
+        _write(path, "max", "linux.resources.memory.swap")
         return
     if limit is None or limit < 0 or swap < limit:
         raise SetupError("linux.resources.memory.swap", "on cgroup2 swap needs a memory limit not above it "
                          "(memory.swap.max is swap - limit)")
-    _write(path, str(swap - limit))
+    _write(path, str(swap - limit), "linux.resources.memory.swap")
 
 
 def with_versions(leaves: list[str]) -> list[tuple[str, int]]:
@@ -319,7 +320,7 @@ def _memory_and_swap(leaves: list[str], limit: int, swap: int) -> None:
     steps = [(sw_path, swap), (lim_path, limit)] if limit < 0 or limit > current_swap else \
         [(lim_path, limit), (sw_path, swap)]
     for path, value in steps:
-        _write(path, _limit(value, 1))
+        _write(path, _limit(value, 1), "linux.resources.memory." + ("swap" if path == sw_path else "limit"))
 
 
 def _rt_parents(leaves: list[str], settings: dict[str, Any]) -> None:
@@ -338,11 +339,11 @@ def _rt_parents(leaves: list[str], settings: dict[str, Any]) -> None:
     runtime, period = settings["cpu.realtimeRuntime"], settings.get("cpu.realtimePeriod")
     for level in reversed(chain[1:]):  # the ancestors (the leaf itself is written by apply)
         if period:
-            _write(os.path.join(level, "cpu.rt_period_us"), str(period))
+            _write(os.path.join(level, "cpu.rt_period_us"), str(period), "linux.resources.cpu.realtimePeriod")
         with open(os.path.join(level, "cpu.rt_runtime_us")) as fh:
             if int(fh.read()) >= runtime:
                 continue
-        _write(os.path.join(level, "cpu.rt_runtime_us"), str(runtime))
+        _write(os.path.join(level, "cpu.rt_runtime_us"), str(runtime), "linux.resources.cpu.realtimeRuntime")
 
 
 def _need(leaves: list[str], controller: str, v1: str, v2: str, json_path: str) -> tuple[str, int]:

@@ -221,3 +221,18 @@ def test_a_frozen_cgroup_is_refused(rt: Runtime) -> None:
     finally:
         for d in reversed(made):
             d.rmdir()
+
+
+@pytest.mark.parametrize("clone_into_cgroup", ["1", "0"])
+def test_a_limit_the_kernel_refuses_is_one_line_and_leaves_nothing(rt: Runtime, clone_into_cgroup: str) -> None:
+    """Init forked directly (its limits written after its birth) or through an intermediate (before):
+    either way one line naming the field, exit 1, and no state dir, cgroup or process left."""
+    cfg = busybox_config()
+    cfg["linux"]["resources"] = {"cpu": {"cpus": str(os.cpu_count() or 1)}}  # one past the last cpu
+    cid = rt.new_id()
+    res = rt("create", "-b", str(rt.bundle(cfg, args=["true"])), cid,
+             env=dict(os.environ, PYRT_CLONE_INTO_CGROUP=clone_into_cgroup))
+    assert res.returncode == 1
+    assert res.stderr.startswith("pyrt: linux.resources.cpu.cpus: write ") and len(res.stderr.splitlines()) == 1, \
+        res.stderr
+    assert not (rt.root / cid).exists() and cgroup_dirs(cid) == []
