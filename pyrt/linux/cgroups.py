@@ -317,10 +317,9 @@ def _memory_and_swap(leaves: list[str], limit: int, swap: int) -> None:
         raise SetupError("linux.resources.memory.swap", "swap accounting is off on this host (no memsw files)")
     with open(sw_path) as fh:
         current_swap = int(fh.read())
-    steps = [(sw_path, swap), (lim_path, limit)] if limit < 0 or limit > current_swap else \
-        [(lim_path, limit), (sw_path, swap)]
-    for path, value in steps:
-        _write(path, _limit(value, 1), "linux.resources.memory." + ("swap" if path == sw_path else "limit"))
+    memsw, mem = (sw_path, swap, "linux.resources.memory.swap"), (lim_path, limit, "linux.resources.memory.limit")
+    for path, value, field in [memsw, mem] if limit < 0 or limit > current_swap else [mem, memsw]:
+        _write(path, _limit(value, 1), field)
 
 
 def _rt_parents(leaves: list[str], settings: dict[str, Any]) -> None:
