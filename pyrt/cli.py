@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import sys
 
-from pyrt.errors import PyrtError
-from pyrt.linux import posixos as os
-from pyrt.log import log
-from pyrt.version import SPEC_VERSION, VERSION, commit
+from pyrt.common import posixos as os
+from pyrt.common.errors import PyrtError
+from pyrt.common.log import log
+from pyrt.common.version import SPEC_VERSION, VERSION, commit
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -330,14 +330,14 @@ def _table(rows: list[dict[str, Any]]) -> str:
 # cost `run` 0.26-0.83 ms (paired A/B, n=100, four runs; partly copy-on-write faults in the forked
 # children) and `state` 0.15-0.21 ms.  Every other command turns it back on here; the parts of these that
 # may run long or allocate heavily (planning in the CLI when no child could, a console proxy, the seccomp
-# recorder) do so themselves; a planning child (apart.py) keeps it off.
+# recorder) do so themselves; a planning child (planning/in_child.py) keeps it off.
 _GC_OFF = frozenset({"create", "start", "state", "kill", "delete", "run", "exec", "list", "ps", "pause", "resume"})
 
 
 def dispatch(args: Args) -> int:
-    from pyrt import container
-    from pyrt.fastjson import dumps
-    from pyrt.state import Store
+    from pyrt.commands import lifecycle as container
+    from pyrt.commands.state import Store
+    from pyrt.common.fastjson import dumps
 
     store = Store(args.root)
     cmd = args.command
@@ -364,7 +364,7 @@ def dispatch(args: Args) -> int:
             print(cid)
         return code
     elif cmd == "exec":
-        from pyrt.execute import ExecOptions, exec_process
+        from pyrt.commands.execute import ExecOptions, exec_process
 
         return exec_process(store, args.id, ExecOptions(
             process_file=args.process, args=args.args or [], detach=args.detach, tty=args.tty,
@@ -374,7 +374,7 @@ def dispatch(args: Args) -> int:
     elif cmd == "start":
         container.start(store, args.id)
     elif cmd in ("pause", "resume", "update", "ps", "events"):
-        from pyrt import control
+        from pyrt.commands import running as control
 
         if cmd == "pause":
             control.pause(store, args.id)
@@ -388,13 +388,13 @@ def dispatch(args: Args) -> int:
         else:
             control.events(store, args.id, args.stats, _duration(args.interval))
     elif cmd == "features":
-        from pyrt.features import features
+        from pyrt.config.features import features
 
         print(dumps(features(), indent=4))
     elif cmd == "state":
         print(dumps(container.state(store, args.id), indent=2))
     elif cmd == "kill":
-        from pyrt.signals import parse
+        from pyrt.common.signals import parse
 
         container.kill(store, args.id, parse(args.signal), args.all)
     elif cmd == "delete":
@@ -412,15 +412,15 @@ def dispatch(args: Args) -> int:
 
         return seccomp_command(args)
     elif cmd == "planner":
-        from pyrt import planner
+        from pyrt.planning import planner
 
         return planner.command(args.detach, args.stop)
     elif cmd == "network":
-        from pyrt.network.command import network_command
+        from pyrt.commands.network_check import network_command
 
         return network_command(store, args.action, args.id)
     elif cmd == "cache":
-        from pyrt import cache
+        from pyrt.common import cache
 
         if args.action == "stats":
             print(dumps(cache.stats(), indent=2))
@@ -429,7 +429,7 @@ def dispatch(args: Args) -> int:
         else:
             raise PyrtError(f"cache: unknown action {args.action!r} (use stats or clear)")
     elif cmd == "spec":
-        from pyrt.template import write_spec
+        from pyrt.config.template import write_spec
 
         write_spec(args.bundle, seccomp=args.seccomp == "default")
     return 0

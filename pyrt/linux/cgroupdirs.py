@@ -6,7 +6,7 @@ from __future__ import annotations
 import errno
 import time
 
-from pyrt.linux import posixos as os
+from pyrt.common import posixos as os
 
 
 def read(path: str) -> str:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import time
 
-from pyrt.errors import SetupError
-from pyrt.linux import posixos as os
+from pyrt.common import posixos as os
+from pyrt.common.errors import SetupError
 from pyrt.linux.cgroupdirs import read as _read
 from pyrt.linux.cgroupdirs import remove
 from pyrt.linux.freezer import freezer_file

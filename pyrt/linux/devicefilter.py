@@ -9,8 +9,8 @@ any is.
 
 from __future__ import annotations
 
-from pyrt.errors import SetupError
-from pyrt.linux import posixos as os
+from pyrt.common import posixos as os
+from pyrt.common.errors import SetupError
 from pyrt.linux import sys as S
 
 TYPE_CHECKING = False

@@ -3,7 +3,7 @@ running container, and importing all of cgroups.py for it cost them ~0.4 ms."""
 
 from __future__ import annotations
 
-from pyrt.linux import posixos as os
+from pyrt.common import posixos as os
 
 
 def freezer_file(leaves: list[str]) -> tuple[str, int] | None:

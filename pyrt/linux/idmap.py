@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pyrt import constants as C
-from pyrt.errors import SetupError
-from pyrt.linux import posixos as os
+from pyrt.common import constants as C
+from pyrt.common import posixos as os
+from pyrt.common.errors import SetupError
 from pyrt.linux import sys as S
 
 

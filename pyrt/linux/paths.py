@@ -13,8 +13,8 @@ from __future__ import annotations
 import errno
 import stat
 
-from pyrt import constants as C
-from pyrt.linux import posixos as os
+from pyrt.common import constants as C
+from pyrt.common import posixos as os
 from pyrt.linux import sys as S
 
 _O_PATH = os.O_PATH | os.O_CLOEXEC

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import stat
 
-from pyrt import constants as C
+from pyrt.common import constants as C
+from pyrt.common import posixos as os
 from pyrt.linux import ffi
-from pyrt.linux import posixos as os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -24,7 +24,7 @@ import os
 import subprocess
 from typing import Any
 
-from pyrt.errors import PyrtError, SetupError
+from pyrt.common.errors import PyrtError, SetupError
 
 CONFIG_DIR = "/etc/cni/net.d"
 PLUGIN_PATH = "/usr/lib/cni:/opt/cni/bin"
@@ -70,7 +70,7 @@ def _validate(data: Any, where: str) -> dict[str, Any]:
 
 
 def _read(path: str) -> dict[str, Any]:
-    from pyrt.files import read_json
+    from pyrt.linux.files import read_json
 
     return _validate(read_json(path, "--network"), f"--network: {path}")
 
@@ -224,7 +224,7 @@ class Attachment:
 
 
 def pin_netns(pid: int, path: str) -> None:
-    from pyrt import constants as C
+    from pyrt.common import constants as C
     from pyrt.linux import sys as S
 
     try:

@@ -19,8 +19,8 @@ import os
 import socket
 from typing import Any
 
-from pyrt.constants import CLONE_NEWNET
-from pyrt.errors import SetupError
+from pyrt.common.constants import CLONE_NEWNET
+from pyrt.common.errors import SetupError
 
 FIELD = "linux.netDevices"
 IFA_F_PERMANENT, IFF_UP = 0x80, 0x1

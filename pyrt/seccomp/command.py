@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pyrt.errors import PyrtError
-from pyrt.log import log
+from pyrt.common.errors import PyrtError
+from pyrt.common.log import log
 from pyrt.seccomp import profiles
 
 

@@ -18,9 +18,9 @@ import json
 import os
 from typing import Any
 
-from pyrt import cache
-from pyrt.errors import SpecError
-from pyrt.jsonread import Reader, check_int
+from pyrt.common import cache
+from pyrt.common.errors import SpecError
+from pyrt.common.jsonread import Reader, check_int
 from pyrt.seccomp import bpf
 
 ARCHES = {
@@ -91,7 +91,7 @@ def compiled(section: dict[str, Any], path: str) -> tuple[str, dict[str, Any]]:
 
 
 def remember(k: str, entry: dict[str, Any]) -> None:
-    """An entry compiled elsewhere (a forked child: bundle.py), for this process's compile_section."""
+    """An entry compiled elsewhere (a forked child: planning/bundle.py), for this process's compile_section."""
     _compiled[k] = entry
 
 

@@ -16,8 +16,8 @@ import copy
 import os
 from typing import Any
 
-from pyrt.errors import SpecError
-from pyrt.jsonread import Reader
+from pyrt.common.errors import SpecError
+from pyrt.common.jsonread import Reader
 
 DOCKER_DEFAULT_CAPS = (
     "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW", "CAP_SETGID",
@@ -55,7 +55,7 @@ def host_arch() -> str:
 
 def cap_names(text: str) -> tuple[str, ...]:
     """CHOWN,cap_kill,CAP_SYS_ADMIN -> ("CAP_CHOWN", "CAP_KILL", "CAP_SYS_ADMIN"); empty text -> ()."""
-    from pyrt.caps import CAP_NUMBERS, canonical
+    from pyrt.common.caps import CAP_NUMBERS, canonical
 
     out = []
     for part in filter(None, (p.strip() for p in text.split(","))):
@@ -137,7 +137,7 @@ def load(source: str) -> dict[str, Any]:
     whole config.json (its linux.seccomp)."""
     if source == "default":
         return docker_default()
-    from pyrt.jsonread import parse_json_bytes
+    from pyrt.common.jsonread import parse_json_bytes
 
     try:
         with open(source, "rb") as fh:

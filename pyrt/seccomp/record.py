@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from pyrt.errors import PyrtError
+from pyrt.common.errors import PyrtError
 
 TAG = "pyrt-record:"
 # Docker's mask: CLONE_NEWNS|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET|NEWCGROUP (NEWTIME overlaps CSIGNAL).
@@ -149,7 +149,7 @@ def parse(data: Any, path: str) -> Observed:
 
 def load_previous(path: str) -> Observed | None:
     """The recording already in path (for --seccomp-record-merge), or None when there is none yet."""
-    from pyrt.files import read_json
+    from pyrt.linux.files import read_json
 
     data = read_json(path, "--seccomp-record", missing_ok=True)
     return None if data is None else parse(data, f"--seccomp-record {path}")
@@ -170,6 +170,6 @@ def write(path: str, prof: dict[str, Any]) -> None:
     """Atomically: a reader sees the old file or the whole new one, never a part."""
     import json
 
-    from pyrt.files import write_atomic
+    from pyrt.linux.files import write_atomic
 
     write_atomic(path, (json.dumps(prof, indent=2) + "\n").encode(), "--seccomp-record")

@@ -21,7 +21,7 @@ import threading
 import time
 from typing import Any
 
-from pyrt.errors import SetupError
+from pyrt.common.errors import SetupError
 from pyrt.seccomp.record import ARG_RULED, Observed
 
 NOTIF_RECV = 0xC0502100  # _IOWR('!', 0, struct seccomp_notif)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import errno
 from typing import Any
 
-from pyrt.errors import SpecError
+from pyrt.common.errors import SpecError
 from pyrt.seccomp import bpf, profiles
 from pyrt.seccomp.compiler import ARCHES, compile_section
 

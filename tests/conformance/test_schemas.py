@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pyrt.template import write_spec
+from pyrt.config.template import write_spec
 from tests.conftest import BUSYBOX, SHARED, schema_validator
 
 FIXTURES = sorted((SHARED / "engines").glob("*.config.json"))

@@ -1,4 +1,4 @@
-"""A cold plan (no planner, plan cache empty) is built in a forked child (pyrt/apart.py): the `run` that
+"""A cold plan (no planner, plan cache empty) is built in a forked child (pyrt/planning/in_child.py): the `run` that
 waits for its container holds none of what planning loads, and the container is the same."""
 
 from __future__ import annotations

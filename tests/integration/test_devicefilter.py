@@ -58,7 +58,7 @@ def test_later_rules_win_and_deny_rules() -> None:
 
 
 def test_pyrt_default_rules_allow_the_default_devices() -> None:
-    from pyrt.plan import DEFAULT_DEVICE_RULES
+    from pyrt.planning.plan import DEFAULT_DEVICE_RULES
 
     rules: list[list[object]] = [[False, "a", -1, -1, "rwm"]] + [[True, *r] for r in DEFAULT_DEVICE_RULES]
     assert opens_under(rules) == ["ok", "ok", "ok", "ok", "ok"]

@@ -131,8 +131,8 @@ def test_exec_joins_user_and_time_namespaces_through_an_intermediate(rt: Runtime
 
 
 def test_exec_forks_directly_only_where_nothing_needs_an_intermediate(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pyrt.executor.parent import _direct
     from pyrt.linux import sys as S
-    from pyrt.process.parent import _direct
 
     monkeypatch.setattr(S, "can_clone_into_cgroup", lambda: True)
     monkeypatch.delenv("PYRT_CLONE_INTO_CGROUP", raising=False)

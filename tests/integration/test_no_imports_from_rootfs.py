@@ -30,7 +30,8 @@ def planted_rootfs(tmp_path: Path) -> Path:
     for d in _interpreter_paths():
         target = rootfs / d.lstrip("/")
         (target / "encodings").mkdir(parents=True, exist_ok=True)
-        for name in PLANTED + ["encodings/idna", "encodings/__init__", "pyrt/__init__", "pyrt/errors"]:
+        for name in PLANTED + ["encodings/idna", "encodings/__init__", "pyrt/__init__", "pyrt/common/__init__",
+                               "pyrt/common/errors", "pyrt/executor/__init__"]:
             path = target / f"{name}.py"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(f"open('/out/{name.replace('/', '.')}', 'w').write('ran')\n")
@@ -58,7 +59,7 @@ def test_the_import_blocker_refuses_modules_on_the_path(tmp_path: Path) -> None:
     """The planted files would run if imports were allowed: the blocker is what stops them."""
     (tmp_path / "pyrt_planted.py").write_text("print('ran')\n")
     code = ("import sys; sys.path.insert(0, %r)\n"
-            "from pyrt.process.child import block_imports\n"
+            "from pyrt.executor.child import block_imports\n"
             "block_imports()\n"
             "sys.path.insert(0, %r)\n"
             "try:\n    import pyrt_planted\nexcept ImportError as e:\n    print('refused:', e)\n")

@@ -192,7 +192,7 @@ def test_a_misbehaving_planner_costs_a_fallback(rt: Runtime, tmp_path: Path, mon
             plan["bundle"] = "/elsewhere"
         return marshal.dumps({"key": req["key"], "plan": plan, "warnings": [], "debug": []})
 
-    from pyrt.bundle import plan_bundle  # a real plan to doctor
+    from pyrt.planning.bundle import plan_bundle  # a real plan to doctor
 
     monkeypatch.setenv("PYRT_PLANNER_SOCKET", str(tmp_path / "none.sock"))
     bundle = rt.bundle(busybox_config())
@@ -216,7 +216,7 @@ def test_meanwhile_runs_while_the_planner_plans_and_the_answer_is_due_from_the_r
     """create imports init's modules (parent.preload) while the planner plans on another CPU: meanwhile()
     runs after the request is sent and before the answer is read; the timeout still counts from the
     request, so a planner that hangs costs no more than it did without meanwhile."""
-    from pyrt import planclient
+    from pyrt.planning import planner_client as planclient
 
     sock = tmp_path / "fake" / "planner.sock"
     events: list[str] = []
@@ -396,7 +396,7 @@ def test_a_planner_running_older_code_is_refused_after_an_upgrade(rt: Runtime, t
         before = run_copy()
         assert before.returncode == 0 and "from the planner" in before.stderr, before.stderr
         newer = time.time() + 60
-        os.utime(copy / "pyrt" / "version.py", (newer, newer))  # the upgrade
+        os.utime(copy / "pyrt" / "common" / "version.py", (newer, newer))  # the upgrade
         after = run_copy()
         assert after.returncode == 0, after.stderr
         assert "runs other pyrt code" in after.stderr and "planned in-process" in after.stderr, after.stderr

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pyrt.faults import STEPS
+from pyrt.common.faults import STEPS
 from tests.conftest import PYRT, ROOTFS, Runtime, busybox_config, cgroup_dirs, host_mounts, reap
 
 pytestmark = pytest.mark.root

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pyrt.errors import PyrtError, SpecError
-from pyrt.jsonread import parse_json_bytes
-from pyrt.plan import build
-from pyrt.spec import parse_spec
+from pyrt.common.errors import PyrtError, SpecError
+from pyrt.common.jsonread import parse_json_bytes
+from pyrt.config.spec import parse_spec
+from pyrt.planning.plan import build
 from tests.conftest import BUSYBOX, ROOTFS, busybox_config
 
 EXAMPLES = int(os.environ.get("PYRT_FUZZ_EXAMPLES", "3000"))

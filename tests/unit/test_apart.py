@@ -1,4 +1,4 @@
-"""pyrt.apart: planning in a forked child, its result and errors brought back, a fallback when it fails."""
+"""pyrt.planning.in_child: planning in a forked child, its result and errors brought back, a fallback when it fails."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pyrt import apart
-from pyrt.errors import PyrtError, SpecError
+from pyrt.common.errors import PyrtError, SpecError
+from pyrt.planning import in_child as apart
 
 
 def bug() -> None:
@@ -106,7 +106,7 @@ def test_a_killed_caller_leaves_no_planning_child(tmp_path: Path) -> None:
     from tests.conftest import ROOT, reap
 
     pid_file = tmp_path / "child.pid"
-    code = (f"import os, sys, time\nsys.path.insert(0, {str(ROOT)!r})\nfrom pyrt import apart\n"
+    code = (f"import os, sys, time\nsys.path.insert(0, {str(ROOT)!r})\nfrom pyrt.planning import in_child as apart\n"
             f"def slow():\n    open({str(pid_file)!r}, 'w').write(str(os.getpid()))\n    time.sleep(60)\n"
             "apart.call(slow)\n")
     caller = subprocess.Popen([sys.executable, "-c", code])

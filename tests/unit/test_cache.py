@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from pyrt import cache
+from pyrt.common import cache
 
 
 @pytest.fixture(autouse=True)
@@ -85,7 +85,7 @@ def test_puts_keep_a_kind_near_its_limit_without_scanning_on_every_put(cache_dir
 
 
 def test_concurrent_writers_of_one_entry_both_succeed(cache_dir: Path) -> None:
-    code = ("import sys; from pyrt import cache\n"
+    code = ("import sys; from pyrt.common import cache\n"
             "for i in range(200): cache.put('plans', 'same', {'n': list(range(500))})\n"
             "assert cache.get('plans', 'same') == {'n': list(range(500))}\n")
     env = dict(os.environ, PYRT_CACHE_DIR=str(cache_dir))
@@ -99,3 +99,15 @@ def test_stats_and_clear() -> None:
     assert cache.stats()["kinds"]["plans"]["entries"] == 1
     assert cache.clear() == 1
     assert cache.stats()["kinds"]["plans"]["entries"] == 0
+
+
+def test_the_code_stamp_covers_every_module_of_every_package() -> None:
+    """A changed module anywhere in pyrt, however deep its package, must change the stamp (a plan cached
+    by older code is never reused): the stamp counts every .py file and takes the newest mtime."""
+    from pyrt.common import cache
+    from tests.conftest import ROOT
+
+    files = [p for p in (ROOT / "pyrt").rglob("*.py") if "__pycache__" not in p.parts]
+    _version, newest, count = cache._scan_code()
+    assert count == len(files)
+    assert newest == max(p.stat().st_mtime_ns for p in files)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pyrt.errors import SetupError
+from pyrt.common.errors import SetupError
 from pyrt.linux import cgroupdirs, cgroups, freezer
 
 FILES = {"memory.max": "max", "memory.low": "0", "memory.swap.max": "max", "cpu.weight": "100",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from pyrt import cli
-from pyrt.errors import PyrtError
-from pyrt.signals import parse as parse_signal
+from pyrt.common.errors import PyrtError
+from pyrt.common.signals import parse as parse_signal
 
 FORMS = [
     ["state", "c1"],
@@ -113,8 +113,8 @@ def test_planning_in_the_cli_turns_the_gc_on_a_planning_child_keeps_it_off(
     import json
     from pathlib import Path
 
-    from pyrt import apart
-    from pyrt.bundle import build_plan
+    from pyrt.planning import in_child as apart
+    from pyrt.planning.bundle import build_plan
     from tests.conftest import busybox_config
 
     cfg = Path(str(tmp_path)) / "config.json"

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from pyrt.bundle import build_plan
-from pyrt.errors import SpecError
+from pyrt.common.errors import SpecError
+from pyrt.planning.bundle import build_plan
 from tests.conftest import ROOT, busybox_config
 
 BUSYBOX = str(ROOT / "bundles" / "busybox")
@@ -51,7 +51,7 @@ def test_the_configs_first_error_wins_as_before(monkeypatch: pytest.MonkeyPatch,
 
 def test_the_planning_process_never_loads_pyseccomp(tmp_path: Path) -> None:
     code = (f"import sys; sys.path[:0] = {[str(ROOT)]!r}\n"
-            "from pyrt.bundle import build_plan, read_config\n"
+            "from pyrt.planning.bundle import build_plan, read_config\n"
             f"raw, path = read_config({BUSYBOX!r})\n"
             f"p = build_plan(raw, path, {BUSYBOX!r}, None, {{}}, sys.argv[1] == 'overlap')[0]\n"
             "print(len(p['seccomp']['bpf']), 'pyseccomp' in sys.modules, 'attr' in sys.modules)\n")

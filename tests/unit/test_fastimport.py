@@ -1,4 +1,4 @@
-"""pyrt.fastimport: the same modules as importlib's, or importlib itself whenever it cannot tell.
+"""pyrt.common.fastimport: the same modules as importlib's, or importlib itself whenever it cannot tell.
 
 Each case runs in a fresh interpreter (the importer replaces builtins.__import__) on a throwaway
 package, and records which modules the fast path loaded itself.
@@ -40,7 +40,7 @@ def pkg(tmp_path: Path) -> Path:
 def run(root: Path, body: str, fast: bool = True) -> dict[str, object]:
     """body sets `out` (a JSON-able dict); `loaded` lists what the fast path loaded itself."""
     code = (f"import sys, json\nsys.path[:0] = [{str(ROOT)!r}, {str(root)!r}]\n"
-            "from pyrt import fastimport\nloaded = []\n"
+            "from pyrt.common import fastimport\nloaded = []\n"
             "_load = fastimport.FastImporter._load\n"
             "def spy(self, name):\n    module = _load(self, name)\n    loaded.append(name)\n    return module\n"
             "fastimport.FastImporter._load = spy\n"
@@ -107,16 +107,16 @@ def test_a_process_with_threads_imports_through_importlib(pkg: Path) -> None:
 
 def test_blocked_imports_uninstall_it(tmp_path: Path) -> None:
     """The container's init must not read .pyc files through the fast path once imports are blocked."""
-    site = [p for p in sys.path if "site-packages" in p]  # _prctl, for pyrt.process.child
+    site = [p for p in sys.path if "site-packages" in p]  # _prctl, for pyrt.executor.child
     code = (f"import sys, builtins\nsys.path[:0] = {[str(ROOT), *site]!r}\n"
-            "from pyrt import fastimport\nbefore = builtins.__import__\nfastimport.install()\n"
+            "from pyrt.common import fastimport\nbefore = builtins.__import__\nfastimport.install()\n"
             "assert builtins.__import__ is not before\n"
-            "from pyrt.process import child\nchild.block_imports()\n"
+            "from pyrt.executor import child\nchild.block_imports()\n"
             "assert builtins.__import__ is before\n"
-            "try:\n    import pyrt.planner\nexcept ImportError as exc:\n    print('refused', exc)\n")
+            "try:\n    import pyrt.planning.planner\nexcept ImportError as exc:\n    print('refused', exc)\n")
     res = subprocess.run([sys.executable, "-IS", "-c", code], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
-    assert res.stdout.startswith("refused import of 'pyrt.planner' refused"), res.stdout
+    assert res.stdout.startswith("refused import of 'pyrt.planning' refused"), res.stdout  # its package, first
 
 
 FUTURE = """

@@ -100,7 +100,7 @@ def test_a_tid_equal_to_the_high_half_of_pthread_self_makes_the_lookup_ambiguous
 
     if os.geteuid() != 0:
         pytest.skip("needs root: a pid namespace and its ns_last_pid")
-    out = _fresh("from pyrt import constants as C\n"
+    out = _fresh("from pyrt.common import constants as C\n"
                  "from pyrt.linux import ffi, sys as S\n"
                  "high = int(S._pthread_self()) >> 32\n"
                  "if not 1 < high < int(open('/proc/sys/kernel/pid_max').read()):\n"

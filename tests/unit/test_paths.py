@@ -147,7 +147,7 @@ def test_dotdot_resolves_during_a_rename_storm(tmp_path: Path) -> None:
     import threading
     import time
 
-    from pyrt import constants as C
+    from pyrt.common import constants as C
     from pyrt.linux import sys as S
 
     (tmp_path / "root" / "a" / "b").mkdir(parents=True)

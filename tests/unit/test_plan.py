@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from pyrt import constants as C
-from pyrt import mountopts
-from pyrt.errors import SpecError
-from pyrt.jsonread import parse_json_bytes
-from pyrt.plan import build
-from pyrt.spec import parse_spec
+from pyrt.common import constants as C
+from pyrt.common.errors import SpecError
+from pyrt.common.jsonread import parse_json_bytes
+from pyrt.config import mountopts
+from pyrt.config.spec import parse_spec
+from pyrt.planning.plan import build
 from tests.conftest import BUSYBOX, ROOTFS, busybox_config
 
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from pyrt import cache
-from pyrt.bundle import build_plan, plan_bundle, plan_key
-from pyrt.planclient import PROTOCOL, check_plan
+from pyrt.common import cache
+from pyrt.planning.bundle import build_plan, plan_bundle, plan_key
+from pyrt.planning.planner_client import PROTOCOL, check_plan
 from tests.conftest import SHARED, busybox_config, engine_config
 
 ENGINE_CONFIGS = ["docker-runc-run-rm", "docker-runc-run-tty", "docker-runc-init", "podman-runc-run-rm",
@@ -59,7 +59,7 @@ def test_a_damaged_plan_is_refused(tmp_path: Path, damage: Any, why: str) -> Non
 
 
 def test_the_planner_refuses_what_it_would_key_differently(tmp_path: Path) -> None:
-    from pyrt.planner import Planner
+    from pyrt.planning.planner import Planner
 
     cfg = busybox_config()
     b = bundle_of(tmp_path, cfg)

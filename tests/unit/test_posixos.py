@@ -1,4 +1,4 @@
-"""pyrt.linux.posixos and pathnames answer as os and posixpath do, for what pyrt's hot modules use."""
+"""pyrt.common.posixos and pathnames answer as os and posixpath do, for what pyrt's hot modules use."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pyrt.linux import pathnames, posixos
+from pyrt.common import pathnames, posixos
 from tests.conftest import ROOT
 
 # Paths built from the pieces that make path functions go wrong: runs of slashes, dots, dot-dots.
@@ -68,7 +68,7 @@ def test_resolved_is_realpath_of_an_existing_file(tmp_path: Path) -> None:
 def test_getenv_and_fsencode(monkeypatch: pytest.MonkeyPatch) -> None:
     out = subprocess.run(
         [sys.executable, "-IS", "-c", f"import sys; sys.path[:0] = [{str(ROOT)!r}]\n"
-         "from pyrt.linux import posixos\n"
+         "from pyrt.common import posixos\n"
          "print(repr(posixos.getenv('PYRT_T')), repr(posixos.getenv('PYRT_NONE', 'd')), posixos.getenv('PYRT_NONE'))\n"
          "print('os' in sys.modules, '_collections_abc' in sys.modules)"],
         env={"PYRT_T": "x=\udcff"}, capture_output=True, text=True, errors="surrogateescape", check=True)

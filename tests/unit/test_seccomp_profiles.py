@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from pyrt.caps import CAPS
-from pyrt.errors import SpecError
+from pyrt.common.caps import CAPS
+from pyrt.common.errors import SpecError
 from pyrt.seccomp import profiles
 from tests.conftest import SHARED
 

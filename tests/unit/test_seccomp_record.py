@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pyrt.errors import PyrtError
+from pyrt.common.errors import PyrtError
 from pyrt.seccomp import profiles, record, tools
 from pyrt.seccomp.compiler import compile_section
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from pyrt.errors import SpecError
-from pyrt.jsonread import parse_json_bytes
-from pyrt.spec import parse_spec
+from pyrt.common.errors import SpecError
+from pyrt.common.jsonread import parse_json_bytes
+from pyrt.config.spec import parse_spec
 from tests.conftest import SHARED, busybox_config
 
 ENGINE_CONFIGS = sorted((SHARED / "engines").glob("*.config.json"))
@@ -131,7 +131,7 @@ def test_models_are_values_without_generated_methods() -> None:
     import 5.3 ms): two parses of one config are equal, a changed field is not, and repr names fields."""
     import attrs
 
-    from pyrt import spec as model
+    from pyrt.config import spec as model
 
     a, b = parse(busybox_config()), parse(busybox_config())
     assert a == b and a is not b  # (a Spec holds dicts: unhashable, as with attrs' own hash)

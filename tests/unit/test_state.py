@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pyrt import fastjson
-from pyrt.errors import PyrtError, StateError
-from pyrt.state import Store, status, validate_id
+from pyrt.commands.state import Store, status, validate_id
+from pyrt.common import fastjson
+from pyrt.common.errors import PyrtError, StateError
 
 
 @pytest.mark.parametrize("cid", ["a", "abc-DEF_1.2+3", "x" * 200])
@@ -92,7 +92,7 @@ def test_fastjson_rejects_garbage(text: str) -> None:
 
 
 def test_every_status_validates_against_the_state_schema(tmp_path: Path) -> None:
-    from pyrt.state import oci_view
+    from pyrt.commands.state import oci_view
     from tests.conftest import schema_validator
 
     validator = schema_validator("state-schema.json")
@@ -100,7 +100,7 @@ def test_every_status_validates_against_the_state_schema(tmp_path: Path) -> None
     os.close(store.create("c1"))
     base = {"ociVersion": "1.0.2-dev", "id": "c1", "pid": os.getpid(), "bundle": "/b", "rootfs": "/b/rootfs",
             "created": "2026-12-01T00:00:00.000000000Z", "annotations": {"a": "b"}}
-    from pyrt.state import proc_stat
+    from pyrt.commands.state import proc_stat
 
     me = proc_stat(os.getpid())
     assert me is not None
@@ -142,8 +142,8 @@ def test_fastjson_reads_string_literals_as_json_does(body: str) -> None:
 def test_write_atomic_puts_a_file_in_place_over_an_old_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """--pid-file: the second write exchanges the new file with the old (sys.replace), leaving one
     file with the new bytes; an unwritable place is one error naming the flag and the path."""
-    from pyrt.files import write_atomic
     from pyrt.linux import sys as S
+    from pyrt.linux.files import write_atomic
 
     calls: list[str] = []
     real = S.exchange

@@ -1,8 +1,8 @@
-"""The parent/child protocol's framing (pyrt.process.sync), without processes."""
+"""The parent/child protocol's framing (pyrt.executor.sync), without processes."""
 
 from __future__ import annotations
 
-from pyrt.process import sync
+from pyrt.executor import sync
 
 
 def test_a_peer_that_exits_with_our_message_unread_still_gets_its_last_words_through() -> None:
