@@ -296,7 +296,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="scripts/bench", description="pyrt against runc, interleaved; "
                                      "prints a markdown table of medians and writes a plot")
     parser.add_argument("n", nargs="?", type=positive, default=30, help="runs of each case (default 30)")
-    n = parser.parse_args().n
+    parser.add_argument("--against", metavar="CHECKOUT",
+                        help="instead of runc, time another pyrt checkout (its .venv set up by its scripts/setup) "
+                             "against this one, interleaved")
+    opts = parser.parse_args()
+    n = opts.n
+    if opts.against:
+        against(n, opts.against)
+        return
     tmp = tempfile.mkdtemp(prefix="pyrt-bench-")
     os.environ["PYRT_CACHE_DIR"] = os.path.join(tmp, "cache")
     os.environ["PYRT_PLANNER_SOCKET"] = os.path.join(tmp, "no-planner.sock")  # rows with a planner say so
@@ -364,6 +371,49 @@ def main() -> None:
         print(row)
     plot(rows, os.environ.get("PYRT_BENCH_PLOT") or os.path.join(ROOT, "scripts", "bench-medians.png"))
 
+def against(n: int, checkout: str) -> None:
+    """This tree's pyrt against another checkout's, the hot commands interleaved; each tree has its own
+    plan cache (warm: filled before the timed runs) and state root, and neither consults a planner."""
+    other = os.path.join(os.path.abspath(checkout), ".venv", "bin", "pyrt")
+    if not os.access(other, os.X_OK):
+        sys.exit(f"bench: {other}: no launcher there (run that checkout's scripts/setup)")
+    tmp = tempfile.mkdtemp(prefix="pyrt-bench-ab-")
+    bins = {"this": PYRT, "other": other}
+    caches = {t: os.path.join(tmp, f"cache-{t}") for t in bins}
+    roots = {t: os.path.join(tmp, f"root-{t}") for t in bins}
+    bundle = make_bundle(tmp)
+    cases = ["run /bin/true", "create+start+delete", "state", "run /bin/true, cold plan cache"]
+    times: dict[tuple[str, str], list[float]] = {(c, t): [] for c in cases for t in bins}
+    try:
+        for t, b in bins.items():
+            os.environ["PYRT_CACHE_DIR"] = caches[t]
+            subprocess.run([b, "--root", roots[t], "run", "-b", bundle, "warm"], check=True)  # fills the cache
+            subprocess.run([b, "--root", roots[t], "create", "-b", bundle, "bench-state"], check=True)
+        for i in range(n):
+            for t in (("this", "other") if i % 2 == 0 else ("other", "this")):
+                b, r = bins[t], roots[t]
+                os.environ["PYRT_CACHE_DIR"] = caches[t]
+                times[("run /bin/true", t)].append(timed([b, "--root", r, "run", "-b", bundle, f"r{i}"], tmp))
+                pid_file = os.path.join(tmp, f"{t}.pid")
+                took = timed([b, "--root", r, "create", "-b", bundle, "--pid-file", pid_file, f"c{i}"], tmp)
+                took += timed([b, "--root", r, "start", f"c{i}"], tmp)
+                with open(pid_file) as fh:
+                    _wait_exit(int(fh.read()))
+                took += timed([b, "--root", r, "delete", f"c{i}"], tmp)
+                times[("create+start+delete", t)].append(took)
+                times[("state", t)].append(timed([b, "--root", r, "state", "bench-state"], tmp))
+                os.environ["PYRT_CACHE_DIR"] = os.path.join(tmp, f"cold-{t}-{i}")
+                times[("run /bin/true, cold plan cache", t)].append(
+                    timed([b, "--root", r, "run", "-b", bundle, f"k{i}"], tmp))
+    finally:
+        for t, b in bins.items():
+            subprocess.run([b, "--root", roots[t], "delete", "--force", "bench-state"], stderr=subprocess.DEVNULL)
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"| case (median of {n}, interleaved) | this tree ms | {checkout} ms | this/other |")
+    print("|---|---|---|---|")
+    for c in cases:
+        a, o = (statistics.median(times[(c, t)]) * 1000 for t in bins)
+        print(f"| {c} | {a:.2f} | {o:.2f} | {a / o:.3f}x |")
 
 
 def _wait_exit(pid: int) -> None:
