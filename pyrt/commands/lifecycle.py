@@ -18,6 +18,7 @@ from pyrt.common import posixos as os
 from pyrt.common.errors import PyrtError, SpecError, StateError
 from pyrt.common.log import log
 from pyrt.common.signals import NOT_FORWARDED, NUMBERS, SIGKILL, SIGRTMAX, SIGRTMIN
+from pyrt.linux.processes import proc_stat, reap_until
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -114,7 +115,7 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
         "ociVersion": plan["oci_version"], "id": cid, "pid": 0, "status": "creating",
         "bundle": bundle, "rootfs": plan["rootfs"], "created": st.now_rfc3339(),
         "annotations": plan["annotations"], "creator_pid": os.getpid(),
-        "creator_start_time": (st.proc_stat(os.getpid()) or ("", 0))[1],
+        "creator_start_time": (proc_stat(os.getpid()) or ("", 0))[1],
         "pid_ns": C.in_ns(plan, "pid"),
         "cgroup_leaves": [], "cgroup_created": [], "cgroup_default": default_cgroup,
         "hooks": sorted(plan["hooks"]),
@@ -373,7 +374,7 @@ def delete(store: st.Store, cid: str, force: bool = False, record: dict[str, Any
 
 
 def _creator_alive(record: dict[str, Any]) -> bool:
-    info = st.proc_stat(record.get("creator_pid", 0) or 0)
+    info = proc_stat(record.get("creator_pid", 0) or 0)
     return info is not None and info[0] != "Z" and info[1] == record.get("creator_start_time")
 
 
@@ -495,17 +496,3 @@ def _wait_for(pid: int) -> int:
     code = reap_until(pid, block=True)
     assert code is not None
     return code
-
-
-def reap_until(pid: int, block: bool) -> int | None:
-    """Reap children; pid's exit code (128+N when killed by signal N) once it exited, else None."""
-    while True:
-        try:
-            got, status = os.waitpid(-1, 0 if block else os.WNOHANG)
-        except ChildProcessError:
-            return 255
-        if got == 0:
-            return None
-        if got == pid:
-            code = os.waitstatus_to_exitcode(status)
-            return 128 - code if code < 0 else code

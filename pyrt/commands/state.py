@@ -15,6 +15,7 @@ import time
 from pyrt.common import fastjson
 from pyrt.common import posixos as os
 from pyrt.common.errors import PyrtError, StateError
+from pyrt.linux.processes import proc_stat
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -31,26 +32,6 @@ def validate_id(container_id: str) -> None:
     if (not container_id or container_id in (".", "..") or not _ID_CHARS.issuperset(container_id)
             or len(container_id) > 1024):
         raise PyrtError(f"invalid container id {container_id!r}: use letters, digits and _ + - . only")
-
-
-PF_EXITING = 0x4
-
-
-def proc_stat(pid: int) -> tuple[str, int] | None:
-    """(state letter, start time in clock ticks) of a process, or None when it is gone.
-
-    A process in do_exit (PF_EXITING) reads as "X": a pid namespace's init can wait there for a
-    long time until somebody reaps the last zombie of its namespace, but it has already left its
-    cgroups and will never run the container's program again.
-    """
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            raw = fh.read()
-    except OSError:
-        return None
-    rest = raw[raw.rfind(b")") + 2:].split()
-    letter = "X" if int(rest[6]) & PF_EXITING else rest[0].decode()
-    return letter, int(rest[19])
 
 
 def now_rfc3339() -> str:

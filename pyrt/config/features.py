@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from pyrt.common import caps
-from pyrt.common.constants import NS_FLAGS
+from pyrt.common.constants import HOOK_PHASES, NS_FLAGS
 from pyrt.common.version import SPEC_VERSION, VERSION, commit
 from pyrt.config import mountopts
-from pyrt.executor.hooks import PHASES as HOOK_PHASES
 
 
 def features() -> dict[str, Any]:

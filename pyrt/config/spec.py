@@ -1,6 +1,6 @@
 """config.json as frozen attrs models.
 
-``load_bundle`` reads a bundle's config.json and returns a ``Spec``; every error
+``parse_spec`` turns a parsed config.json into a ``Spec``; every error
 is a SpecError naming the JSON path (``linux.namespaces[2].type: unknown
 namespace "foo"``).  Unknown fields are ignored, as the runtime spec asks; a known
 field pyrt cannot honour yet is refused by the planner, naming the field.
@@ -15,10 +15,9 @@ from typing import Any
 
 import attrs
 
-from pyrt.common.constants import RLIMITS
+from pyrt.common.constants import HOOK_PHASES, RLIMITS
 from pyrt.common.errors import SpecError
-from pyrt.common.jsonread import Reader, parse_json_bytes
-from pyrt.executor.hooks import PHASES as HOOK_PHASES
+from pyrt.common.jsonread import Reader
 
 NAMESPACE_TYPES = ("pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time")
 _SEMVER = re.compile(
@@ -196,14 +195,6 @@ class Spec(_Value):
     linux: Linux
     unsupported: tuple[str, ...]
     hooks: dict[str, tuple[Hook, ...]] = attrs.field(factory=dict)
-
-
-def load_bundle(bundle: str) -> tuple[Spec, bytes]:
-    """Read and parse ``<bundle>/config.json``; returns the model and the raw bytes."""
-    from pyrt.planning.bundle import read_config
-
-    raw, config_path = read_config(bundle)
-    return parse_spec(parse_json_bytes(raw, config_path)), raw
 
 
 def parse_spec(data: Any) -> Spec:

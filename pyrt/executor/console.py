@@ -48,7 +48,7 @@ def proxy(master: int, pid: int) -> int:
     import termios
     import tty
 
-    from pyrt.commands.lifecycle import reap_until
+    from pyrt.linux.processes import reap_until
 
     gc.enable()  # a loop that may last hours (cli.py: the launcher starts with the GC off)
 

@@ -17,8 +17,6 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-PHASES = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")
-
 
 class HookError(PyrtError):
     pass

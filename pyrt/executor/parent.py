@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pyrt.commands.state import proc_stat
 from pyrt.common import faults
 from pyrt.common import posixos as os
 from pyrt.common.constants import CLONE_NEWCGROUP, CLONE_NEWTIME, CLONE_NEWUSER, in_ns
@@ -10,6 +9,7 @@ from pyrt.common.errors import InitError, ProtocolError, SetupError
 from pyrt.common.signals import SIGKILL
 from pyrt.executor import sync
 from pyrt.linux import cgroups
+from pyrt.linux.processes import proc_stat
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

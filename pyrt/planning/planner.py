@@ -106,7 +106,7 @@ class Planner:
 
     def _process(self, req: dict[str, Any]) -> dict[str, Any]:
         """An exec --process file: parsed and planned as exec would."""
-        from pyrt.commands.execute import build_process, process_key
+        from pyrt.planning.process_file import build_process, process_key
 
         if process_key(req["config"], self.code) != req["key"]:
             return {"refused": STALE}
@@ -198,7 +198,7 @@ def _running(path: str) -> int | None:
 def _stopped(pid: int) -> bool:
     """Gone, or a zombie whose other threads are gone too: a thread group leader shows Z as soon as it
     exits, but its parent cannot reap it before every thread has (waitpid would still say 0)."""
-    from pyrt.commands.state import proc_stat
+    from pyrt.linux.processes import proc_stat
 
     info = proc_stat(pid)
     if info is None or info[0] == "X":

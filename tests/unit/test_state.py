@@ -100,7 +100,7 @@ def test_every_status_validates_against_the_state_schema(tmp_path: Path) -> None
     os.close(store.create("c1"))
     base = {"ociVersion": "1.0.2-dev", "id": "c1", "pid": os.getpid(), "bundle": "/b", "rootfs": "/b/rootfs",
             "created": "2026-12-01T00:00:00.000000000Z", "annotations": {"a": "b"}}
-    from pyrt.commands.state import proc_stat
+    from pyrt.linux.processes import proc_stat
 
     me = proc_stat(os.getpid())
     assert me is not None
