@@ -1,0 +1,7 @@
+"""The kernel layer: sys (the only module that calls libc), ffi (libc's functions and C types from
+_ctypes), paths (resolution and mounts inside a root, on fds), cgroups (create, limits, join, freeze,
+stats), cgroupdirs (remove, processes), freezer, devicefilter (cgroup2's eBPF device program), idmap
+(id-mapping user namespaces), processes (/proc/PID/stat, reaping), files (atomic writes, JSON files).
+
+May import: common only.
+"""

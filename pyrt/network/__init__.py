@@ -1,1 +1,5 @@
-"""Networking for containers: linux.netDevices (netlink via pyroute2) and CNI networks (--network)."""
+"""Networking for containers, self-contained: linux.netDevices (netlink via pyroute2) and CNI networks
+(--network).
+
+May import: linux, common (never seccomp).
+"""
