@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     Flag = tuple[tuple[str, ...], str, str, Any, str]
 
-# runc update's flags: flag -> (group, field, kind); control.update gets the ones given.
+# runc update's flags: flag -> (group, field, kind); running.update gets the ones given.
 UPDATE_FLAGS: dict[str, tuple[str, str, str]] = {
     "memory": ("memory", "limit", "bytes"), "memory-reservation": ("memory", "reservation", "bytes"),
     "memory-swap": ("memory", "swap", "bytes"), "cpu-shares": ("cpu", "shares", "int"),
@@ -335,7 +335,7 @@ _GC_OFF = frozenset({"create", "start", "state", "kill", "delete", "run", "exec"
 
 
 def dispatch(args: Args) -> int:
-    from pyrt.commands import lifecycle as container
+    from pyrt.commands import lifecycle
     from pyrt.commands.state import Store
     from pyrt.common.fastjson import dumps
 
@@ -349,13 +349,13 @@ def dispatch(args: Args) -> int:
         raise PyrtError("--systemd-cgroup: systemd is not running on this host" if not os.path.isdir(
             "/run/systemd/system") else "--systemd-cgroup is not supported by this version of pyrt")
     if cmd == "create":
-        container.create(store, args.id, args.bundle or ".", pid_file=args.pid_file, no_pivot=args.no_pivot,
+        lifecycle.create(store, args.id, args.bundle or ".", pid_file=args.pid_file, no_pivot=args.no_pivot,
                          no_new_keyring=args.no_new_keyring, preserve_fds=args.preserve_fds,
                          console_socket=args.console_socket, security_opt=args.security_opt,
                          network=args.network)
     elif cmd == "run":
         cid, bundle = _run_id(args)
-        code = container.run(store, cid, bundle, detach=args.detach, keep=args.keep, pid_file=args.pid_file,
+        code = lifecycle.run(store, cid, bundle, detach=args.detach, keep=args.keep, pid_file=args.pid_file,
                              no_pivot=args.no_pivot, no_new_keyring=args.no_new_keyring,
                              preserve_fds=args.preserve_fds, console_socket=args.console_socket,
                              security_opt=args.security_opt, seccomp_record=args.seccomp_record,
@@ -372,35 +372,35 @@ def dispatch(args: Args) -> int:
             user=args.user, additional_gids=args.additional_gids or [], caps=args.cap or [],
             no_new_privs=args.no_new_privs, preserve_fds=args.preserve_fds))
     elif cmd == "start":
-        container.start(store, args.id)
+        lifecycle.start(store, args.id)
     elif cmd in ("pause", "resume", "update", "ps", "events"):
-        from pyrt.commands import running as control
+        from pyrt.commands import running
 
         if cmd == "pause":
-            control.pause(store, args.id)
+            running.pause(store, args.id)
         elif cmd == "resume":
-            control.resume(store, args.id)
+            running.resume(store, args.id)
         elif cmd == "update":
             given = {flag: (*where, getattr(args, flag.replace("-", "_"))) for flag, where in UPDATE_FLAGS.items()}
-            control.update(store, args.id, args.resources, {f: v for f, v in given.items() if v[3] is not None})
+            running.update(store, args.id, args.resources, {f: v for f, v in given.items() if v[3] is not None})
         elif cmd == "ps":
-            sys.stdout.write(control.ps(store, args.id, args.format, args.args or []))
+            sys.stdout.write(running.ps(store, args.id, args.format, args.args or []))
         else:
-            control.events(store, args.id, args.stats, _duration(args.interval))
+            running.events(store, args.id, args.stats, _duration(args.interval))
     elif cmd == "features":
         from pyrt.config.features import features
 
         print(dumps(features(), indent=4))
     elif cmd == "state":
-        print(dumps(container.state(store, args.id), indent=2))
+        print(dumps(lifecycle.state(store, args.id), indent=2))
     elif cmd == "kill":
         from pyrt.common.signals import parse
 
-        container.kill(store, args.id, parse(args.signal), args.all)
+        lifecycle.kill(store, args.id, parse(args.signal), args.all)
     elif cmd == "delete":
-        container.delete(store, args.id, force=args.force)
+        lifecycle.delete(store, args.id, force=args.force)
     elif cmd == "list":
-        rows = container.list_all(store)
+        rows = lifecycle.list_all(store)
         if args.quiet:
             sys.stdout.write("".join(r["id"] + "\n" for r in rows))
         elif args.format == "json":

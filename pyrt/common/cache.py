@@ -172,7 +172,7 @@ def code_stamp() -> tuple[Any, ...]:
 
     Taken once per process (a stat of every source file, ~0.4 ms): the code a process runs is what it
     imported when it started, so a planner that outlives an upgrade keeps its old stamp, and the
-    CLI's new keys then differ from the ones it computes: it refuses them (planclient falls back)."""
+    CLI's new keys then differ from the ones it computes: it refuses them (planner_client falls back)."""
     if not _code:
         _code.append(_scan_code())
     return _code[0]

@@ -50,7 +50,7 @@ def plan_bundle(bundle: str, security_opt: str | None = None, meanwhile: Callabl
                 put_later: bool = False, **options: Any) -> tuple[dict[str, Any], list[str], list[str], str]:
     """(plan, warnings, debug messages, where it came from: "cache", "planner" or "built").
 
-    meanwhile() runs while the planner plans, if it is asked (planclient.ask).  put_later: a new plan
+    meanwhile() runs while the planner plans, if it is asked (planner_client.ask).  put_later: a new plan
     goes into the cache at the caller's cache.flush()."""
     raw, config_path = read_config(bundle)
     seccomp_source, seccomp_bytes = _security_opt(security_opt)
@@ -59,20 +59,20 @@ def plan_bundle(bundle: str, security_opt: str | None = None, meanwhile: Callabl
     if isinstance(hit, dict) and hit.get("kind") == "plan" and isinstance(hit.get("plan"), dict):
         recheck_host(hit["plan"])
         return hit["plan"], list(hit["warnings"]), list(hit["debug"]), "cache"
-    from pyrt.planning import planner_client as planclient
+    from pyrt.planning import planner_client
 
-    answer, why = planclient.consult(
+    answer, why = planner_client.consult(
         {"key": k, "config": raw, "config_path": config_path, "bundle": bundle, "options": options,
          "seccomp_source": seccomp_source, "seccomp_bytes": seccomp_bytes},
-        lambda a: planclient.check_plan(a.get("plan"), bundle, options), meanwhile)
+        lambda a: planner_client.check_plan(a.get("plan"), bundle, options), meanwhile)
     if answer is not None:
         plan, warnings, debug = answer["plan"], answer["warnings"], answer["debug"]
         recheck_host(plan)
         cache.put("plans", k, {"kind": "plan", "plan": plan, "warnings": warnings, "debug": debug}, put_later)
         return plan, list(warnings), list(debug), "planner"
-    from pyrt.planning import in_child as apart
+    from pyrt.planning import in_child
 
-    (plan, warnings, debug), unforked = apart.planned(build_plan, raw, config_path, bundle, seccomp_source, options,
+    (plan, warnings, debug), unforked = in_child.planned(build_plan, raw, config_path, bundle, seccomp_source, options,
                                                       True, meanwhile=meanwhile)  # True: overlap
     cache.put("plans", k, {"kind": "plan", "plan": plan, "warnings": warnings, "debug": debug}, put_later)
     notes = [f"{why}; planned in-process"] if why else []
@@ -119,7 +119,7 @@ def _parse_while_compiling(data: Any) -> Spec | None:
 
     if compiler.cached(compiler.section_key(section)) is not None:
         return None
-    from pyrt.planning import in_child as apart
+    from pyrt.planning import in_child
 
     parsed: list[Spec] = []
 
@@ -129,7 +129,7 @@ def _parse_while_compiling(data: Any) -> Spec | None:
         parsed.append(parse_spec(data))
 
     try:
-        got, _why = apart.call(compiler.compiled, section, "linux.seccomp", meanwhile=parse)
+        got, _why = in_child.call(compiler.compiled, section, "linux.seccomp", meanwhile=parse)
     except SpecError:
         if not parsed:
             raise  # the config's own error, found here

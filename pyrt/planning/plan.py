@@ -16,7 +16,7 @@ from pyrt.common import constants as C
 from pyrt.common.constants import RLIMITS
 from pyrt.common.errors import SpecError
 from pyrt.config import mountopts
-from pyrt.planning import process_fields as procfields
+from pyrt.planning import process_fields
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -83,10 +83,10 @@ def build(spec: Spec, *, bundle: str, no_pivot: bool = False,
     plan["sysctl"] = _sysctl(spec, [ns.type for ns in spec.linux.namespaces])
     plan["process"] = _process(spec, warnings)
     plan["cgroup"] = _cgroup(spec, plan["devices"])
-    plan["personality"] = procfields.personality(spec.linux.personality, "linux.personality")
-    plan["time_offsets"] = procfields.time_offsets(spec.linux.time_offsets, "linux.timeOffsets", plan["new_ns"])
-    plan["memory_policy"] = procfields.memory_policy(spec.linux.memory_policy, "linux.memoryPolicy")
-    plan["net_devices"] = procfields.net_devices(spec.linux.net_devices, "linux.netDevices",
+    plan["personality"] = process_fields.personality(spec.linux.personality, "linux.personality")
+    plan["time_offsets"] = process_fields.time_offsets(spec.linux.time_offsets, "linux.timeOffsets", plan["new_ns"])
+    plan["memory_policy"] = process_fields.memory_policy(spec.linux.memory_policy, "linux.memoryPolicy")
+    plan["net_devices"] = process_fields.net_devices(spec.linux.net_devices, "linux.netDevices",
                                                  any(ns.type == "network" for ns in spec.linux.namespaces))
     plan["hooks"] = {phase: [{"path": h.path, "args": list(h.args), "env": list(h.env), "timeout": h.timeout}
                              for h in hooks] for phase, hooks in spec.hooks.items()}
@@ -271,7 +271,7 @@ def process_plan(p: Process, warnings: list[str], where: str = "process") -> dic
         "oom_score_adj": p.oom_score_adj,
         "terminal": p.terminal,
         "console_size": list(p.console_size) if p.console_size else None,
-        **procfields.planned(p),
+        **process_fields.planned(p),
     }
 
 

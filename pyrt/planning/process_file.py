@@ -48,7 +48,7 @@ def plan_process_file(path: str, warnings: list[str], meanwhile: Callable[[], ob
     """--process FILE, through the plan cache and the planner, as create's config is; meanwhile() runs
     while the planner or a planning child plans, as create's does."""
     from pyrt.common import cache
-    from pyrt.planning import planner_client as planclient
+    from pyrt.planning import planner_client
 
     try:
         with open(path, "rb") as fh:
@@ -61,16 +61,16 @@ def plan_process_file(path: str, warnings: list[str], meanwhile: Callable[[], ob
         warnings.extend(_named(hit["warnings"], path))
         proc: dict[str, Any] = hit["process"]
         return proc
-    answer, why = planclient.consult({"kind": "process", "key": k, "config": raw, "config_path": path},
-                                     lambda a: planclient.check_process(a.get("process")), meanwhile)
+    answer, why = planner_client.consult({"kind": "process", "key": k, "config": raw, "config_path": path},
+                                     lambda a: planner_client.check_process(a.get("process")), meanwhile)
     if answer is not None:
         got: dict[str, Any] = answer["process"]
         cache.put("plans", k, {"kind": "process", "process": got, "warnings": _portable(answer["warnings"], path)})
         warnings.extend(answer["warnings"])
         return got
-    from pyrt.planning import in_child as apart
+    from pyrt.planning import in_child
 
-    (proc, more), unforked = apart.planned(build_process, raw, path, meanwhile=meanwhile)
+    (proc, more), unforked = in_child.planned(build_process, raw, path, meanwhile=meanwhile)
     cache.put("plans", k, {"kind": "process", "process": proc, "warnings": _portable(more, path)})
     warnings.extend(more + ([f"{why}; planned in-process"] if why else [])
                     + ([f"{unforked}; planned without a child"] if unforked else []))

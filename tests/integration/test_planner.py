@@ -216,7 +216,7 @@ def test_meanwhile_runs_while_the_planner_plans_and_the_answer_is_due_from_the_r
     """create imports init's modules (parent.preload) while the planner plans on another CPU: meanwhile()
     runs after the request is sent and before the answer is read; the timeout still counts from the
     request, so a planner that hangs costs no more than it did without meanwhile."""
-    from pyrt.planning import planner_client as planclient
+    from pyrt.planning import planner_client
 
     sock = tmp_path / "fake" / "planner.sock"
     events: list[str] = []
@@ -238,13 +238,13 @@ def test_meanwhile_runs_while_the_planner_plans_and_the_answer_is_due_from_the_r
                 time.sleep(0.005)
             events.append("meanwhile")
 
-        answer, why = planclient.ask({"key": "k1", "config": b"{}"}, meanwhile=meanwhile)
+        answer, why = planner_client.ask({"key": "k1", "config": b"{}"}, meanwhile=meanwhile)
         assert why == "" and answer is not None and answer["key"] == "k1"
         assert events == ["planner got the request", "meanwhile"]
 
         events.clear()
         t = time.monotonic()
-        answer, why = planclient.ask({"key": "k2", "config": b"hang"}, timeout=0.3,
+        answer, why = planner_client.ask({"key": "k2", "config": b"hang"}, timeout=0.3,
                                      meanwhile=lambda: time.sleep(0.2))
         took = time.monotonic() - t
         assert answer is None and "did not answer within 300 ms" in why
@@ -253,7 +253,7 @@ def test_meanwhile_runs_while_the_planner_plans_and_the_answer_is_due_from_the_r
         fake.close()
     called: list[int] = []
     monkeypatch.setenv("PYRT_PLANNER_SOCKET", str(tmp_path / "none.sock"))
-    assert planclient.ask({"key": "k3", "config": b"{}"}, meanwhile=lambda: called.append(1)) == (None, "")
+    assert planner_client.ask({"key": "k3", "config": b"{}"}, meanwhile=lambda: called.append(1)) == (None, "")
     assert called == []  # no planner, no waiting: the caller's own imports happen where they always did
 
 

@@ -113,7 +113,7 @@ def test_planning_in_the_cli_turns_the_gc_on_a_planning_child_keeps_it_off(
     import json
     from pathlib import Path
 
-    from pyrt.planning import in_child as apart
+    from pyrt.planning import in_child
     from pyrt.planning.bundle import build_plan
     from tests.conftest import busybox_config
 
@@ -123,12 +123,12 @@ def test_planning_in_the_cli_turns_the_gc_on_a_planning_child_keeps_it_off(
                                                              "preserve_fds": 0})
     gc.enable()
     try:
-        assert apart.call(lambda: gc.isenabled()) == (False, "")
+        assert in_child.call(lambda: gc.isenabled()) == (False, "")
         gc.disable()
-        plan, why = apart.planned(build_plan, *args)
+        plan, why = in_child.planned(build_plan, *args)
         assert why == "" and plan[0]["seccomp"] and not gc.isenabled()
         monkeypatch.setenv("PYRT_FAULT", "planning-child")  # the child dies: the CLI plans, and lives on
-        plan, why = apart.planned(build_plan, *args)
+        plan, why = in_child.planned(build_plan, *args)
         assert "killed by signal 9" in why and plan[0]["seccomp"] and gc.isenabled()
     finally:
         gc.enable()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pyrt.common.errors import PyrtError, SpecError
-from pyrt.planning import in_child as apart
+from pyrt.planning import in_child
 
 
 def bug() -> None:
@@ -33,7 +33,7 @@ def no_new_children() -> object:
 
 
 def test_the_result_is_the_childs(no_new_children: object) -> None:
-    got, why = apart.call(lambda a, b: {"pid": os.getpid(), "sum": a + b, "raw": b"\0\1"}, 2, 3)
+    got, why = in_child.call(lambda a, b: {"pid": os.getpid(), "sum": a + b, "raw": b"\0\1"}, 2, 3)
     assert why == ""
     assert got["pid"] != os.getpid() and got["sum"] == 5 and got["raw"] == b"\0\1"
 
@@ -43,7 +43,7 @@ def test_what_the_child_imports_stays_in_the_child(tmp_path: Path, monkeypatch: 
     name = f"heavy_{uuid.uuid4().hex[:8]}"
     (tmp_path / f"{name}.py").write_text("VALUE = 42\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    got, why = apart.call(lambda: __import__(name).VALUE)
+    got, why = in_child.call(lambda: __import__(name).VALUE)
     assert (got, why) == (42, "")
     assert name not in sys.modules
 
@@ -53,7 +53,7 @@ def test_a_spec_error_keeps_its_json_path(no_new_children: object) -> None:
         raise SpecError("process.args", "must not be empty")
 
     with pytest.raises(SpecError) as info:
-        apart.call(bad)
+        in_child.call(bad)
     assert info.value.json_path == "process.args" and str(info.value) == "process.args: must not be empty"
 
 
@@ -62,7 +62,7 @@ def test_a_pyrt_error_crosses_whole(no_new_children: object) -> None:
         raise PyrtError("--security-opt: /nope: No such file or directory")
 
     with pytest.raises(PyrtError, match="^--security-opt: /nope: No such file or directory$") as info:
-        apart.call(bad)
+        in_child.call(bad)
     assert not isinstance(info.value, SpecError)
 
 
@@ -74,27 +74,27 @@ def test_a_pyrt_error_crosses_whole(no_new_children: object) -> None:
 ])
 def test_a_child_without_an_answer_is_a_reason_not_a_result(fn: object, expect: str,
                                                             no_new_children: object) -> None:
-    got, why = apart.call(fn)  # type: ignore[arg-type]
+    got, why = in_child.call(fn)  # type: ignore[arg-type]
     assert got is None and expect in why
 
 
 def test_planned_falls_back_to_the_caller(monkeypatch: pytest.MonkeyPatch, no_new_children: object) -> None:
     monkeypatch.setenv("PYRT_FAULT", "planning-child")
-    got, why = apart.planned(lambda: os.getpid())
+    got, why = in_child.planned(lambda: os.getpid())
     assert got == os.getpid() and "killed by signal 9" in why
     monkeypatch.delenv("PYRT_FAULT")
-    got, why = apart.planned(lambda: os.getpid())
+    got, why = in_child.planned(lambda: os.getpid())
     assert got != os.getpid() and why == ""
 
 
 def test_a_bug_in_the_fallback_shows_as_itself(no_new_children: object) -> None:
     with pytest.raises(KeyError, match="bug"):
-        apart.planned(bug)
+        in_child.planned(bug)
 
 
 def test_meanwhile_runs_in_the_caller_while_the_child_plans(no_new_children: object) -> None:
     seen = []
-    got, why = apart.call(os.getpid, meanwhile=lambda: seen.append(os.getpid()))
+    got, why = in_child.call(os.getpid, meanwhile=lambda: seen.append(os.getpid()))
     assert seen == [os.getpid()] and got != os.getpid() and why == ""
 
 
@@ -106,9 +106,9 @@ def test_a_killed_caller_leaves_no_planning_child(tmp_path: Path) -> None:
     from tests.conftest import ROOT, reap
 
     pid_file = tmp_path / "child.pid"
-    code = (f"import os, sys, time\nsys.path.insert(0, {str(ROOT)!r})\nfrom pyrt.planning import in_child as apart\n"
+    code = (f"import os, sys, time\nsys.path.insert(0, {str(ROOT)!r})\nfrom pyrt.planning import in_child\n"
             f"def slow():\n    open({str(pid_file)!r}, 'w').write(str(os.getpid()))\n    time.sleep(60)\n"
-            "apart.call(slow)\n")
+            "in_child.call(slow)\n")
     caller = subprocess.Popen([sys.executable, "-c", code])
     try:
         deadline = time.monotonic() + 30
