@@ -373,7 +373,8 @@ def main() -> None:
 
 def against(n: int, checkout: str) -> None:
     """This tree's pyrt against another checkout's, the hot commands interleaved; each tree has its own
-    plan cache (warm: filled before the timed runs) and state root, and neither consults a planner."""
+    plan cache (warm: filled before the timed runs), state root and container ids (the cgroups are
+    shared), and neither consults a planner."""
     other = os.path.join(os.path.abspath(checkout), ".venv", "bin", "pyrt")
     if not os.access(other, os.X_OK):
         sys.exit(f"bench: {other}: no launcher there (run that checkout's scripts/setup)")
@@ -387,27 +388,27 @@ def against(n: int, checkout: str) -> None:
     try:
         for t, b in bins.items():
             os.environ["PYRT_CACHE_DIR"] = caches[t]
-            subprocess.run([b, "--root", roots[t], "run", "-b", bundle, "warm"], check=True)  # fills the cache
-            subprocess.run([b, "--root", roots[t], "create", "-b", bundle, "bench-state"], check=True)
+            subprocess.run([b, "--root", roots[t], "run", "-b", bundle, f"{t}-warm"], check=True)  # fills the cache
+            subprocess.run([b, "--root", roots[t], "create", "-b", bundle, f"{t}-state"], check=True)
         for i in range(n):
             for t in (("this", "other") if i % 2 == 0 else ("other", "this")):
                 b, r = bins[t], roots[t]
                 os.environ["PYRT_CACHE_DIR"] = caches[t]
-                times[("run /bin/true", t)].append(timed([b, "--root", r, "run", "-b", bundle, f"r{i}"], tmp))
+                times[("run /bin/true", t)].append(timed([b, "--root", r, "run", "-b", bundle, f"{t}-r{i}"], tmp))
                 pid_file = os.path.join(tmp, f"{t}.pid")
-                took = timed([b, "--root", r, "create", "-b", bundle, "--pid-file", pid_file, f"c{i}"], tmp)
-                took += timed([b, "--root", r, "start", f"c{i}"], tmp)
+                took = timed([b, "--root", r, "create", "-b", bundle, "--pid-file", pid_file, f"{t}-c{i}"], tmp)
+                took += timed([b, "--root", r, "start", f"{t}-c{i}"], tmp)
                 with open(pid_file) as fh:
                     _wait_exit(int(fh.read()))
-                took += timed([b, "--root", r, "delete", f"c{i}"], tmp)
+                took += timed([b, "--root", r, "delete", f"{t}-c{i}"], tmp)
                 times[("create+start+delete", t)].append(took)
-                times[("state", t)].append(timed([b, "--root", r, "state", "bench-state"], tmp))
+                times[("state", t)].append(timed([b, "--root", r, "state", f"{t}-state"], tmp))
                 os.environ["PYRT_CACHE_DIR"] = os.path.join(tmp, f"cold-{t}-{i}")
                 times[("run /bin/true, cold plan cache", t)].append(
-                    timed([b, "--root", r, "run", "-b", bundle, f"k{i}"], tmp))
+                    timed([b, "--root", r, "run", "-b", bundle, f"{t}-k{i}"], tmp))
     finally:
         for t, b in bins.items():
-            subprocess.run([b, "--root", roots[t], "delete", "--force", "bench-state"], stderr=subprocess.DEVNULL)
+            subprocess.run([b, "--root", roots[t], "delete", "--force", f"{t}-state"], stderr=subprocess.DEVNULL)
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"| case (median of {n}, interleaved) | this tree ms | {checkout} ms | this/other |")
     print("|---|---|---|---|")
