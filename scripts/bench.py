@@ -194,13 +194,7 @@ def planner_rows(n: int, tmp: str, bins: dict[str, str], roots: dict[str, str]) 
                 bundle = docker_bundle(tmp, f"{tag}d", True, f"{tag}d")
                 times[(cases[1], rt)].append(timed([b, "--root", r, "run", "-b", bundle, f"{tag}d"], tmp))
                 bundle = make_bundle(tmp, f"{tag}c", ["/bin/true", tag, "c"])
-                pid_file = os.path.join(tmp, f"{tag}.pid")
-                t = timed([b, "--root", r, "create", "-b", bundle, "--pid-file", pid_file, f"{tag}c"], tmp)
-                t += timed([b, "--root", r, "start", f"{tag}c"], tmp)
-                with open(pid_file) as fh:
-                    _wait_exit(int(fh.read()))
-                t += timed([b, "--root", r, "delete", f"{tag}c"], tmp)
-                times[(cases[2], rt)].append(t)
+                times[(cases[2], rt)].append(sum(lifecycle(b, r, bundle, f"{tag}c", tmp)))
     finally:
         os.environ["PYRT_PLANNER_SOCKET"] = os.path.join(tmp, "no-planner.sock")
         subprocess.run([PYRT, "planner", "--stop"], env=env)
@@ -286,6 +280,17 @@ def plot(rows: list[str], path: str) -> None:
 FLOOR_CASE = "bare start: python -IS -c pass / runc --version"
 
 
+def lifecycle(b: str, root: str, bundle: str, cid: str, tmp: str) -> tuple[float, float, float]:
+    """The times of create (with --pid-file, as engines call it), start and delete of one container;
+    the wait for its /bin/true to exit between start and delete is not timed (engines wait for it too)."""
+    pid_file = os.path.join(tmp, f"{cid}.pid")
+    t_create = timed([b, "--root", root, "create", "-b", bundle, "--pid-file", pid_file, cid], tmp)
+    t_start = timed([b, "--root", root, "start", cid], tmp)
+    with open(pid_file) as fh:
+        _wait_exit(int(fh.read()))
+    return t_create, t_start, timed([b, "--root", root, "delete", cid], tmp)
+
+
 def timed(argv: list[str], cwd: str) -> float:
     t = time.perf_counter()
     subprocess.run(argv, cwd=cwd, check=True, stdout=subprocess.DEVNULL)
@@ -329,12 +334,7 @@ def main() -> None:
                 times[("run /bin/true, cold plan cache", rt)].append(
                     timed([b, "--root", r, "run", "-b", bundle, f"bk{i}"], tmp))
                 os.environ["PYRT_CACHE_DIR"] = os.path.join(tmp, "cache")
-                pid_file = os.path.join(tmp, f"{rt}.pid")
-                t_create = timed([b, "--root", r, "create", "-b", bundle, "--pid-file", pid_file, f"bc{i}"], tmp)
-                t_start = timed([b, "--root", r, "start", f"bc{i}"], tmp)
-                with open(pid_file) as fh:
-                    _wait_exit(int(fh.read()))  # /bin/true exits at once; engines wait for that too
-                t_delete = timed([b, "--root", r, "delete", f"bc{i}"], tmp)
+                t_create, t_start, t_delete = lifecycle(b, r, bundle, f"bc{i}", tmp)
                 times[("create+start+delete", rt)].append(t_create + t_start + t_delete)
                 times[("create", rt)].append(t_create)
                 times[("start", rt)].append(t_start)
@@ -395,13 +395,7 @@ def against(n: int, checkout: str) -> None:
                 b, r = bins[t], roots[t]
                 os.environ["PYRT_CACHE_DIR"] = caches[t]
                 times[("run /bin/true", t)].append(timed([b, "--root", r, "run", "-b", bundle, f"{t}-r{i}"], tmp))
-                pid_file = os.path.join(tmp, f"{t}.pid")
-                took = timed([b, "--root", r, "create", "-b", bundle, "--pid-file", pid_file, f"{t}-c{i}"], tmp)
-                took += timed([b, "--root", r, "start", f"{t}-c{i}"], tmp)
-                with open(pid_file) as fh:
-                    _wait_exit(int(fh.read()))
-                took += timed([b, "--root", r, "delete", f"{t}-c{i}"], tmp)
-                times[("create+start+delete", t)].append(took)
+                times[("create+start+delete", t)].append(sum(lifecycle(b, r, bundle, f"{t}-c{i}", tmp)))
                 times[("state", t)].append(timed([b, "--root", r, "state", f"{t}-state"], tmp))
                 os.environ["PYRT_CACHE_DIR"] = os.path.join(tmp, f"cold-{t}-{i}")
                 times[("run /bin/true, cold plan cache", t)].append(
