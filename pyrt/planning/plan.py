@@ -253,6 +253,10 @@ def process_plan(p: Process, warnings: list[str], where: str = "process") -> dic
         names = getattr(caps, name) if caps else ()
         sets[name] = capnames.mask(names, f"{where}.capabilities.{name}", warnings, top)
     _check_cap_sets(sets, where)
+    # The kernel raises an ambient capability only if it is both permitted and inheritable; runc asks for
+    # each and goes on without the ones it refuses, so `runc spec`'s own config (ambient, no inheritable)
+    # runs with an empty ambient set.  pyrt plans that result instead of asking.
+    sets["ambient"] &= sets["permitted"] & sets["inheritable"]
     env = list(p.env)
     path_value = next((e[5:] for e in env if e.startswith("PATH=")), None)
     return {
@@ -276,9 +280,8 @@ def process_plan(p: Process, warnings: list[str], where: str = "process") -> dic
 
 
 def _check_cap_sets(sets: dict[str, int], where: str) -> None:
-    """The kernel's rules for capset(2) and ambient capabilities, checked before anything runs."""
+    """The kernel's rules for capset(2), checked before anything runs."""
     for name, within, rule in (("effective", sets["permitted"], "permitted"),
-                               ("ambient", sets["permitted"] & sets["inheritable"], "both permitted and inheritable"),
                                ("inheritable", sets["bounding"], "bounding")):
         extra = sets[name] & ~within
         if extra:

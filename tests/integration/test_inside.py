@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import Runtime, busybox_config
+from tests.conftest import PYRT, ROOTFS, Runtime, busybox_config
 
 pytestmark = pytest.mark.root
 
@@ -58,6 +60,23 @@ def test_ambient_and_inheritable_when_asked(rt: Runtime) -> None:
     assert int(fields["CapAmb"], 16) == 1 << 10
     assert int(fields["CapInh"], 16) == 1 << 10
     assert int(fields["CapEff"], 16) == 1 << 10  # a non-root user keeps only the ambient set across exec
+
+
+def test_the_spec_command_s_config_runs_as_it_is(rt: Runtime, tmp_path: Path) -> None:
+    """`pyrt spec` (like `runc spec`) asks for ambient capabilities that are not inheritable: the
+    kernel raises none of them, and the container runs with an empty ambient set, as under runc."""
+    assert subprocess.run([str(PYRT), "spec", "--bundle", str(tmp_path)]).returncode == 0
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    assert cfg["process"]["capabilities"]["ambient"] and "inheritable" not in cfg["process"]["capabilities"]
+    cfg["root"] = {"path": str(ROOTFS), "readonly": True}
+    cfg["process"]["terminal"] = False
+    cfg["process"]["args"] = ["cat", "/proc/self/status"]
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    res = rt("run", "-b", str(tmp_path), rt.new_id())
+    assert res.returncode == 0, res.stderr
+    fields = status_fields(res.stdout)
+    assert int(fields["CapAmb"], 16) == 0 and int(fields["CapInh"], 16) == 0
+    assert int(fields["CapEff"], 16) == 1 << 29 | 1 << 5 | 1 << 10
 
 
 def test_only_stdio_reaches_the_process(rt: Runtime) -> None:
