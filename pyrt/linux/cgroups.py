@@ -154,8 +154,9 @@ def _mkdir_chain(h: dict[str, Any]) -> list[str]:
         except FileExistsError:
             continue
         created.append(d)
-    if "cpuset" in h["controllers"]:
-        # Every level from the top, not only the ones made here: another pyrt may have just made a
+    if "cpuset" in h["controllers"] and h["version"] == 1:
+        # cgroup2's empty cpuset.cpus means the parent's (and its root has none to copy); on v1, every
+        # level from the top, not only the ones made here: another pyrt may have just made a
         # shared parent and not yet filled it, and a cpuset without cpus or mems takes no task (ENOSPC).
         rel = os.path.relpath(h["dir"], h["mount"]).split(os.sep)
         for i in range(1, len(rel) + 1):

@@ -64,6 +64,21 @@ def test_v1_style_values_are_converted(fake_v2: Path) -> None:
     assert (fake_v2 / "pyrt" / "cgroup.subtree_control").read_text().startswith("+")  # controllers enabled
 
 
+def test_a_cgroup_under_an_existing_parent_as_the_kernel_lays_it_out(fake_v2: Path) -> None:
+    """A real cgroup2 root has no cpuset.cpus (only .effective), and a child of a parent with +cpuset in
+    its subtree_control has an empty one (the parent's cpus): Docker's cgroupfs driver asks for
+    /docker/<id> under an existing /docker.  Nothing is copied and nothing fails."""
+    (fake_v2 / "cpuset.cpus").unlink()
+    (fake_v2 / "cpuset.mems").unlink()
+    (fake_v2 / "docker").mkdir()
+    for name, value in FILES.items():
+        if name != "cgroup.controllers":
+            (fake_v2 / "docker" / name).write_text(value)
+    leaves = make(fake_v2, "/docker/0123abcd")
+    assert leaves == [str(fake_v2 / "docker" / "0123abcd")]
+    assert (fake_v2 / "docker" / "cpuset.cpus").read_text() == ""
+
+
 def test_unlimited_values(fake_v2: Path) -> None:
     leaves = make(fake_v2, "/pyrt/c2")
     cgroups.apply(leaves, {"settings": {"memory.limit": -1, "memory.swap": -1, "pids.limit": -1, "cpu.quota": -1}})
