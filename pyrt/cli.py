@@ -39,7 +39,8 @@ GLOBAL_FLAGS: list[Flag] = [
     (("--log",), "log", "value", None, "also write messages to this file"),
     (("--log-format",), "log_format", "choice:text,json", "text", "format of --log: text or json"),
     (("--debug",), "debug", "bool", False, "debug messages"),
-    (("--systemd-cgroup",), "systemd_cgroup", "bool", False, "manage cgroups through systemd"),
+    (("--systemd-cgroup",), "systemd_cgroup", "bool", False,
+     "make the container's cgroup a systemd scope (cgroupsPath slice:prefix:name; cgroup v2 hosts)"),
     (("--version", "-v"), "version", "bool", False, "print the version"),
 ]
 _CREATE_FLAGS: list[Flag] = [
@@ -345,21 +346,19 @@ def dispatch(args: Args) -> int:
         import gc
 
         gc.enable()
-    if args.systemd_cgroup:
-        raise PyrtError("--systemd-cgroup: systemd is not running on this host" if not os.path.isdir(
-            "/run/systemd/system") else "--systemd-cgroup is not supported by this version of pyrt")
     if cmd == "create":
         lifecycle.create(store, args.id, args.bundle or ".", pid_file=args.pid_file, no_pivot=args.no_pivot,
                          no_new_keyring=args.no_new_keyring, preserve_fds=args.preserve_fds,
                          console_socket=args.console_socket, security_opt=args.security_opt,
-                         network=args.network)
+                         network=args.network, systemd_cgroup=args.systemd_cgroup)
     elif cmd == "run":
         cid, bundle = _run_id(args)
         code = lifecycle.run(store, cid, bundle, detach=args.detach, keep=args.keep, pid_file=args.pid_file,
                              no_pivot=args.no_pivot, no_new_keyring=args.no_new_keyring,
                              preserve_fds=args.preserve_fds, console_socket=args.console_socket,
                              security_opt=args.security_opt, seccomp_record=args.seccomp_record,
-                             seccomp_record_merge=args.seccomp_record_merge, network=args.network)
+                             seccomp_record_merge=args.seccomp_record_merge, network=args.network,
+                             systemd_cgroup=args.systemd_cgroup)
         if args.detach and cid != args.id:
             print(cid)
         return code

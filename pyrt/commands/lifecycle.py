@@ -50,14 +50,16 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
            no_new_keyring: bool = False, preserve_fds: int = 0, console_socket: str | None = None,
            security_opt: str | None = None, foreground: bool = False,
            recorder: Any = None, network: str | None = None, starting: bool = False,
-           on_spawn: Callable[[int], None] | None = None) -> tuple[int, int | None, dict[str, Any]]:
+           on_spawn: Callable[[int], None] | None = None,
+           systemd_cgroup: bool = False) -> tuple[int, int | None, dict[str, Any]]:
     """Create the container; returns (init pid, the pty master when a foreground run keeps it, the state
     record as written, which `run` hands to start and delete instead of reading it back: 0.2-0.3 ms each).
 
     With a recorder (run --seccomp-record) the container's filter is the recorder's.  starting (run: the
     caller starts the container at once): the "created" record is written as soon as init's pid is known,
     while init builds its rootfs, unless hooks (which must see "creating") or a network attachment come
-    first.  on_spawn is called with init's pid then too."""
+    first.  on_spawn is called with init's pid then too.  systemd_cgroup: the cgroup is a transient
+    systemd scope (linux/systemd.py), started with the intermediate process in it."""
     from pyrt.common import cache
     from pyrt.planning.bundle import plan_bundle
 
@@ -93,8 +95,12 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
         if not C.in_ns(plan, "network"):
             raise PyrtError(f"--network {network}: the config has no network namespace to attach "
                             "(linux.namespaces needs {\"type\": \"network\"})")
-    default_cgroup = plan["cgroup"]["path"] is None
-    if default_cgroup:
+    unit = slice_name = None
+    default_cgroup = plan["cgroup"]["path"] is None and not systemd_cgroup
+    if systemd_cgroup:
+        slice_name, unit, plan["cgroup"]["path"] = _systemd_cgroup(plan["cgroup"]["path"], cid)
+        plan["cgroup"]["systemd"] = True  # init comes through an intermediate: the scope starts with it
+    elif default_cgroup:
         plan["cgroup"]["path"] = f"/pyrt/{cid}"
     log.debug(f"plan for {bundle}: {'built' if source == 'built' else f'from the {source}'}")
     for msg in debug:
@@ -120,13 +126,15 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
         "cgroup_leaves": [], "cgroup_created": [], "cgroup_default": default_cgroup,
         "hooks": sorted(plan["hooks"]),
     }
+    if unit is not None:
+        record["systemd_unit"] = unit  # before the unit is started: a delete after a crash stops it
     launch = None
     written: list[str] = []  # the --pid-file, once written
     try:
         plan["cgroup_leaves"] = cgroups.leaf_dirs(plan["cgroup"]["path"])  # init binds them into its /sys
         record["cgroup_leaves"] = [h["dir"] for h in plan["cgroup_leaves"]]
         # What create() will make, for a `delete` after this process died; made, it is what create() made.
-        record["cgroup_created"] = cgroups.missing(plan["cgroup_leaves"])
+        record["cgroup_created"] = [] if unit else cgroups.missing(plan["cgroup_leaves"])  # systemd's own
         _own_cgroup([d for d in record["cgroup_leaves"] if d not in record["cgroup_created"]], default_cgroup)
         store.write(cid, record)
         faults.point("state")
@@ -136,7 +144,10 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
         log.debug("init is forked by " + ("this process, into its namespaces and cgroup2 leaf" if launch.direct
                                           else "an intermediate process, once in the cgroups"))
         if launch.direct is None:
-            created = cgroups.create(plan["cgroup_leaves"])
+            if unit is not None and slice_name is not None:
+                _start_scope(unit, slice_name, launch.mid, plan["cgroup"], cid)
+            else:
+                created = cgroups.create(plan["cgroup_leaves"])
             cgroups.apply(record["cgroup_leaves"], plan["cgroup"])
             faults.point("cgroups")
             parent.release(launch, plan)  # A forks init into the cgroups: the record is written meanwhile
@@ -198,6 +209,9 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
             for line in attachment.release():
                 log.warning(line)
         cgroupdirs.remove(created)
+        if unit is not None:
+            parent.kill_and_reap(*cgroupdirs.pids(record["cgroup_leaves"]))
+            _stop_scope(unit)
         from pyrt.executor.hooks import HookError
 
         if isinstance(exc, HookError) or getattr(exc, "step", "") == "hooks":
@@ -209,6 +223,33 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
         os.close(dir_fd)
         cache.flush()  # when init never got that far
     return pid, master, record
+
+
+def _systemd_cgroup(cgroups_path: str | None, cid: str) -> tuple[str, str, str]:
+    """(slice, unit, cgroupsPath as a path from the cgroup2 root) under the systemd driver."""
+    from pyrt.linux import cgroups, systemd
+
+    if not systemd.running():
+        raise PyrtError("--systemd-cgroup: systemd is not running on this host")
+    if any(h["version"] == 1 and not h["key"].startswith("name=") for h in cgroups.hierarchies()):
+        raise PyrtError("--systemd-cgroup: this host's cgroups are not unified (cgroup v1 controllers are "
+                        "mounted); pyrt's systemd driver needs cgroup v2")
+    slice_name, unit, rel = systemd.parse_path(cgroups_path, cid)
+    return slice_name, unit, "/" + rel
+
+
+def _start_scope(unit: str, slice_name: str, pid: int, cgroup: dict[str, Any], cid: str) -> None:
+    from pyrt.linux import systemd
+
+    with systemd.Systemd() as bus:
+        bus.start_scope(unit, slice_name, pid, cgroup.get("settings") or {}, f"pyrt container {cid}")
+
+
+def _stop_scope(unit: str) -> None:
+    from pyrt.linux import systemd
+
+    with systemd.Systemd() as bus:
+        bus.stop(unit)
 
 
 def _own_cgroup(existing: list[str], default_cgroup: bool) -> None:
@@ -388,6 +429,10 @@ def destroy(store: st.Store, record: dict[str, Any]) -> None:
         cgroupdirs.kill_all(leaves, SIGKILL)
     created = record.get("cgroup_created", [])
     cgroupdirs.remove(created)
+    if record.get("systemd_unit"):
+        if record.get("pid_ns") and record.get("status") != "creating":
+            cgroupdirs.kill_all(leaves, SIGKILL)  # what outlived init (an exec'd process): stop would TERM it
+        _stop_scope(record["systemd_unit"])
     if record.get("cgroup_default"):  # /pyrt/<id>: /pyrt is pyrt's own, shared by its containers
         shared = [d for d in cgroupdirs.shared_default_parents(leaves) if d not in created]
         if record.get("status") == "creating" or cgroupdirs.hold_rt_time(shared):
@@ -405,7 +450,8 @@ def destroy(store: st.Store, record: dict[str, Any]) -> None:
 def run(store: st.Store, cid: str, bundle: str, *, detach: bool = False, keep: bool = False,
         pid_file: str | None = None, no_pivot: bool = False, no_new_keyring: bool = False,
         preserve_fds: int = 0, console_socket: str | None = None, security_opt: str | None = None,
-        seccomp_record: str | None = None, seccomp_record_merge: bool = False, network: str | None = None) -> int:
+        seccomp_record: str | None = None, seccomp_record_merge: bool = False, network: str | None = None,
+        systemd_cgroup: bool = False) -> int:
     """create + start; in the foreground, wait and return the container's exit code."""
     recorder = previous = None
     if seccomp_record_merge and not seccomp_record:
@@ -426,7 +472,8 @@ def run(store: st.Store, cid: str, bundle: str, *, detach: bool = False, keep: b
         pid, master, record = create(store, cid, bundle, pid_file=pid_file, no_pivot=no_pivot,
                              no_new_keyring=no_new_keyring, preserve_fds=preserve_fds, console_socket=console_socket,
                              security_opt=security_opt, foreground=not detach, recorder=recorder,
-                             network=network, starting=True, on_spawn=None if detach else forward_signals)
+                             network=network, starting=True, on_spawn=None if detach else forward_signals,
+                             systemd_cgroup=systemd_cgroup)
     except BaseException:
         if recorder is not None:
             recorder.close()

@@ -96,6 +96,11 @@ def update(store: st.Store, cid: str, resources: str | None, flags: dict[str, tu
     fd = store.lock(cid)
     try:
         record = _live(store, cid, ("created", "running", "paused"), "update")
+        if record.get("systemd_unit"):  # the unit too, or a systemd reload would put the old limits back
+            from pyrt.linux import systemd
+
+            with systemd.Systemd() as bus:
+                bus.set_properties(record["systemd_unit"], res.settings)
         cgroups.apply(record["cgroup_leaves"], {"settings": res.settings, "hugepages": list(res.hugepages),
                                                 "unified": res.unified})
     finally:

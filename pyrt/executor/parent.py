@@ -106,8 +106,9 @@ def _create_direct(plan: dict[str, Any]) -> bool:
     """Whether init can be forked by this process, straight into its new namespaces and its cgroup2
     leaf, without A: no user namespace (its ids are mapped between A's unshare and the rest), no time
     namespace (its offsets are written before any process enters it) and no pid namespace to join,
-    and the cgroups can take a process at birth (_clone3_possible)."""
-    return (not plan["clone_flags"] & (CLONE_NEWUSER | CLONE_NEWTIME)
+    and the cgroups can take a process at birth (_clone3_possible).  Not under the systemd driver: a
+    scope unit is started with a process in it, A, which then forks init inside it."""
+    return (not plan["clone_flags"] & (CLONE_NEWUSER | CLONE_NEWTIME) and not plan["cgroup"].get("systemd")
             and not any(ns_type in ("user", "time", "pid") for ns_type, _flag, _path in plan["join_ns"])
             and _clone3_possible(_versions(plan["cgroup_leaves"]), False))
 

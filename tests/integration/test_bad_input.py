@@ -61,6 +61,29 @@ def test_invalid_json(rt: Runtime) -> None:
                         "column 24)")
 
 
+def test_systemd_cgroup_without_systemd(rt: Runtime) -> None:
+    if Path("/run/systemd/system").is_dir():
+        pytest.skip("systemd runs here: the VM lab's tests cover --systemd-cgroup")
+    cid = rt.new_id()
+    res = rt("--systemd-cgroup", "create", "-b", str(rt.bundle()), cid)
+    assert one_line_error(res) == "--systemd-cgroup: systemd is not running on this host"
+    assert not rt.leftovers()
+
+
+@pytest.mark.parametrize("path, why", [
+    ("/docker/x", 'linux.cgroupsPath: expected "slice:prefix:name" with --systemd-cgroup, got \'/docker/x\''),
+    ("a--b.slice:p:x", "linux.cgroupsPath: 'a--b.slice' is not a valid slice name"),
+])
+def test_systemd_cgroup_paths_are_checked_before_anything_is_made(rt: Runtime, path: str, why: str) -> None:
+    if not Path("/run/systemd/system").is_dir():
+        pytest.skip("needs systemd (the VM lab)")
+    cfg = busybox_config()
+    cfg["linux"]["cgroupsPath"] = path
+    cid = rt.new_id()
+    assert one_line_error(rt("--systemd-cgroup", "create", "-b", str(rt.bundle(cfg)), cid)) == why
+    assert not rt.leftovers()
+
+
 def test_missing_bundle_and_config(rt: Runtime, tmp_path: Path) -> None:
     msg = one_line_error(rt("create", "-b", str(tmp_path / "nope"), rt.new_id()))
     assert msg == f"bundle {tmp_path / 'nope'}: no such directory"
