@@ -205,4 +205,5 @@ def host_stamp() -> tuple[Any, ...]:
     except OSError:
         last_cap = ""
     cgroups = (os.path.exists("/sys/fs/cgroup/cgroup.controllers"), os.path.isdir("/sys/fs/cgroup/unified"))
-    return os.uname().release, last_cap, libseccomp, cgroups
+    lsms = (os.path.isdir("/sys/kernel/security/apparmor"), os.path.exists("/sys/fs/selinux/enforce"))
+    return os.uname().release, last_cap, libseccomp, cgroups, lsms

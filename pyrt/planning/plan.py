@@ -16,6 +16,7 @@ from pyrt.common import constants as C
 from pyrt.common.constants import RLIMITS
 from pyrt.common.errors import SpecError
 from pyrt.config import mountopts
+from pyrt.linux import lsm
 from pyrt.planning import process_fields
 
 TYPE_CHECKING = False
@@ -90,12 +91,8 @@ def build(spec: Spec, *, bundle: str, no_pivot: bool = False,
                                                  any(ns.type == "network" for ns in spec.linux.namespaces))
     plan["hooks"] = {phase: [{"path": h.path, "args": list(h.args), "env": list(h.env), "timeout": h.timeout}
                              for h in hooks] for phase, hooks in spec.hooks.items()}
-    if spec.process.apparmor_profile and not os.path.isdir("/sys/kernel/security/apparmor"):
-        warnings.append("process.apparmorProfile: AppArmor is not enabled on this host; ignored (as runc does)")
-    if spec.process.selinux_label and not os.path.exists("/sys/fs/selinux/enforce"):
-        warnings.append("process.selinuxLabel: SELinux is not enabled on this host; ignored (as runc does)")
-    if spec.linux.mount_label:
-        warnings.append("linux.mountLabel: SELinux is not enabled on this host; ignored")
+    _selinux(spec.process.selinux_label, "process.selinuxLabel", warnings)
+    _selinux(spec.linux.mount_label, "linux.mountLabel", warnings)
     plan["seccomp"] = None
     section, where = spec.linux.seccomp, "linux.seccomp"
     if seccomp_source is not None:  # --security-opt seccomp=...: rendered for this container's bounding set
@@ -239,6 +236,23 @@ def _sysctl(spec: Spec, new_ns: list[str]) -> list[list[str]]:
     return out
 
 
+def _selinux(label: str, where: str, warnings: list[str]) -> None:
+    """pyrt applies no SELinux labels: refused where SELinux enforces, ignored with a warning elsewhere."""
+    if not label:
+        return
+    if lsm.selinux_enforcing():
+        raise SpecError(where, "SELinux is enforcing on this host and pyrt does not apply SELinux labels")
+    warnings.append(f"{where}: SELinux is not enforcing on this host; ignored (as runc does)")
+
+
+def _apparmor(profile: str, where: str, warnings: list[str]) -> str:
+    """The profile to ask for at execve; none, with a warning, where AppArmor is off (as runc does)."""
+    if profile and not lsm.apparmor_enabled():
+        warnings.append(f"{where}.apparmorProfile: AppArmor is not enabled on this host; ignored (as runc does)")
+        return ""
+    return profile
+
+
 def _process(spec: Spec, warnings: list[str]) -> dict[str, Any]:
     assert spec.process is not None
     return process_plan(spec.process, warnings)
@@ -275,6 +289,7 @@ def process_plan(p: Process, warnings: list[str], where: str = "process") -> dic
         "oom_score_adj": p.oom_score_adj,
         "terminal": p.terminal,
         "console_size": list(p.console_size) if p.console_size else None,
+        "apparmor": _apparmor(p.apparmor_profile, where, warnings),
         **process_fields.planned(p),
     }
 

@@ -39,7 +39,8 @@ PLAN_TYPES: dict[str, tuple[type, ...]] = {
     "net_devices": (list,), "hooks": (dict,), "seccomp": (dict, _NONE),
 }
 PROCESS_TYPES: dict[str, tuple[type, ...]] = {
-    "additional_gids": (list,), "args": (list,), "caps": (list, dict), "console_size": (list, dict, _NONE),
+    "additional_gids": (list,), "apparmor": (str,), "args": (list,), "caps": (list, dict),
+    "console_size": (list, dict, _NONE),
     "cwd": (str,), "env": (list,), "exec_affinity": (dict, _NONE), "gid": (int,), "ioprio": (int, _NONE),
     "last_cap": (int,), "no_new_privs": (bool,), "oom_score_adj": (int, _NONE), "path": (str, _NONE),
     "rlimits": (list,), "scheduler": (dict, _NONE), "terminal": (bool,), "uid": (int,), "umask": (int,),

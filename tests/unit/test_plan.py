@@ -111,3 +111,42 @@ def test_device_rules_given_twice_are_written_once_unless_a_deny_came_between() 
     assert rules.count([True, "c", 1, 3, "rwm"]) == 1  # the default's copy adds nothing
     assert rules.count([True, "c", 1, 5, "rwm"]) == 1  # re-allowed after the deny: kept
     assert [True, "c", 136, -1, "rwm"] in rules
+
+
+@pytest.fixture
+def fake_lsm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fake /sys for the LSM checks: tests write enabled or enforce into it."""
+    from pyrt.linux import lsm
+
+    monkeypatch.setattr(lsm, "APPARMOR_ENABLED", str(tmp_path / "apparmor-enabled"))
+    monkeypatch.setattr(lsm, "SELINUX_ENFORCE", str(tmp_path / "selinux-enforce"))
+    return tmp_path
+
+
+@needs_rootfs
+@pytest.mark.parametrize("enabled", ["Y", "N", None])
+def test_an_apparmor_profile_is_planned_where_apparmor_is_on(fake_lsm: Path, enabled: str | None) -> None:
+    if enabled is not None:
+        (fake_lsm / "apparmor-enabled").write_text(enabled + "\n")
+    cfg = busybox_config()
+    cfg["process"]["apparmorProfile"] = "docker-default"
+    plan, warnings = plan_of(cfg)
+    if enabled == "Y":
+        assert plan["process"]["apparmor"] == "docker-default" and warnings == []
+    else:
+        assert plan["process"]["apparmor"] == ""
+        assert warnings == ["process.apparmorProfile: AppArmor is not enabled on this host; ignored (as runc does)"]
+
+
+@needs_rootfs
+@pytest.mark.parametrize("field", ["selinuxLabel", "mountLabel"])
+def test_an_selinux_label_is_refused_where_selinux_enforces(fake_lsm: Path, field: str) -> None:
+    cfg = busybox_config()
+    (cfg["process"] if field == "selinuxLabel" else cfg["linux"])[field] = "system_u:system_r:container_t:s0"
+    where = "process.selinuxLabel" if field == "selinuxLabel" else "linux.mountLabel"
+    (fake_lsm / "selinux-enforce").write_text("0")
+    _plan, warnings = plan_of(cfg)
+    assert warnings == [f"{where}: SELinux is not enforcing on this host; ignored (as runc does)"]
+    (fake_lsm / "selinux-enforce").write_text("1")
+    with pytest.raises(SpecError, match=f"^{where}: SELinux is enforcing on this host and pyrt does not apply"):
+        plan_of(cfg)

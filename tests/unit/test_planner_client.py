@@ -104,5 +104,7 @@ def test_a_changed_config_capability_or_profile_is_a_new_plan(tmp_path: Path, mo
     assert two[3] == "built" and two[0]["seccomp"]["bpf"] != one[0]["seccomp"]["bpf"]
     assert plan_bundle(b, no_pivot=True)[0]["no_pivot"] is True
     assert len(os.listdir(tmp_path / "cache" / "plans")) == 5
-    assert cache.host_stamp()[-1] == (os.path.exists("/sys/fs/cgroup/cgroup.controllers"),
-                                      os.path.isdir("/sys/fs/cgroup/unified"))
+    assert cache.host_stamp()[-2:] == ((os.path.exists("/sys/fs/cgroup/cgroup.controllers"),
+                                        os.path.isdir("/sys/fs/cgroup/unified")),
+                                       (os.path.isdir("/sys/kernel/security/apparmor"),
+                                        os.path.exists("/sys/fs/selinux/enforce")))
