@@ -190,10 +190,26 @@ def _copy_tree(src: int, dst: int) -> None:
 
 
 def _mount_cgroup(root_fd: int, m: dict[str, Any], plan: dict[str, Any]) -> None:
-    """/sys/fs/cgroup: the container's own cgroup of each hierarchy, bound under a tmpfs."""
+    """/sys/fs/cgroup: the container's own cgroup of each hierarchy, bound under a tmpfs; on a cgroup2-only
+    host, the container's cgroup2 leaf bound there itself, as the host has its cgroup2 there."""
+    flags = m["flags"]
+    extra = (flags & ~(C.MS_BIND | C.MS_REC | C.MS_REMOUNT)) | C.MS_NOSUID | C.MS_NODEV | C.MS_NOEXEC
+    leaves = plan["cgroup_leaves"]
+    if len(leaves) == 1 and leaves[0]["version"] == 2:
+        fd = paths.mkdir_all(root_fd, m["dest"])
+        try:
+            S.mount(leaves[0]["dir"], paths.fd_path(fd), None, C.MS_BIND | C.MS_REC, None)
+        finally:
+            os.close(fd)
+        if not _set_attrs(root_fd, m["dest"], extra):
+            fd = paths.open_in_root(root_fd, m["dest"])
+            try:
+                remount(fd, extra)
+            finally:
+                os.close(fd)
+        return
     fd = paths.mkdir_all(root_fd, m["dest"])
     try:
-        flags = m["flags"]
         S.mount("tmpfs", paths.fd_path(fd), "tmpfs", (flags & ~C.MS_RDONLY) | C.MS_NOSUID | C.MS_NODEV
                 | C.MS_NOEXEC, "mode=755")
     finally:
@@ -222,7 +238,6 @@ def _mount_cgroup(root_fd: int, m: dict[str, Any], plan: dict[str, Any]) -> None
                 os.close(sub)
     finally:
         os.close(cg)
-    extra = (flags & ~(C.MS_BIND | C.MS_REC | C.MS_REMOUNT)) | C.MS_NOSUID | C.MS_NODEV | C.MS_NOEXEC
     if not _set_attrs(root_fd, m["dest"], extra):  # the old way: one bind-remount each
         for dest in binds:
             sub = paths.open_in_root(root_fd, dest)

@@ -400,23 +400,49 @@ def read_stats(leaves: list[str]) -> dict[str, Any]:
 
     out: dict[str, Any] = {}
     usage, percpu = read("cpuacct.usage"), read("cpuacct.usage_percpu")
+    cpu_stat = _fields(read("cpu.stat"))
     if usage is not None:
         out["cpu"] = {"usage": {"total": int(usage), "percpu": [int(x) for x in (percpu or "").split()]}}
-        throttle = read("cpu.stat")
-        if throttle:
-            fields = dict(line.split() for line in throttle.splitlines() if len(line.split()) == 2)
-            out["cpu"]["throttling"] = {"periods": int(fields.get("nr_periods", 0)),
-                                        "throttledPeriods": int(fields.get("nr_throttled", 0)),
-                                        "throttledTime": int(fields.get("throttled_time", 0))}
+    elif "usage_usec" in cpu_stat:  # cgroup2: microseconds, no per-cpu figures
+        out["cpu"] = {"usage": {"total": cpu_stat["usage_usec"] * 1000, "user": cpu_stat.get("user_usec", 0) * 1000,
+                                "kernel": cpu_stat.get("system_usec", 0) * 1000}}
+    if "cpu" in out and ("nr_periods" in cpu_stat):
+        out["cpu"]["throttling"] = {"periods": cpu_stat.get("nr_periods", 0),
+                                    "throttledPeriods": cpu_stat.get("nr_throttled", 0),
+                                    "throttledTime": cpu_stat.get("throttled_time", cpu_stat.get("throttled_usec", 0)
+                                                                  * 1000)}
     mem_usage, mem_max, mem_limit = read("memory.usage_in_bytes"), read("memory.max_usage_in_bytes"), \
         read("memory.limit_in_bytes")
+    if mem_usage is None and read("memory.current") is not None:  # cgroup2
+        mem_usage, mem_max, mem_limit = read("memory.current"), read("memory.peak"), read("memory.max")
     if mem_usage is not None:
-        out["memory"] = {"usage": {"usage": int(mem_usage), "max": int(mem_max or 0), "limit": int(mem_limit or 0)}}
+        out["memory"] = {"usage": {"usage": int(mem_usage), "max": _number(mem_max), "limit": _number(mem_limit)}}
         raw = read("memory.stat")
         if raw:
-            out["memory"]["raw"] = {k: int(v) for k, v in (line.split() for line in raw.splitlines())}
+            out["memory"]["raw"] = _fields(raw)
+        events = _fields(read("memory.events"))
+        if events:
+            out["memory"]["usage"]["failcnt"] = events.get("max", 0)
+            out["memory"]["oomKills"] = events.get("oom_kill", 0)
     current, maximum = read("pids.current"), read("pids.max")
     if current is not None:
-        out["pids"] = {"current": int(current), "limit": 0 if (maximum or "max").strip() == "max"
-                       else int(maximum or 0)}
+        out["pids"] = {"current": int(current), "limit": _number(maximum)}
     return out
+
+
+def _fields(text: str | None) -> dict[str, int]:
+    """A flat-keyed cgroup file ("key value" lines) as numbers."""
+    out = {}
+    for line in (text or "").splitlines():
+        key, _, value = line.partition(" ")
+        try:
+            out[key] = int(value)
+        except ValueError:
+            continue
+    return out
+
+
+def _number(text: str | None) -> int:
+    """A cgroup number; "max" (no limit) and a missing file are 0, as runc reports them."""
+    value = (text or "").strip()
+    return int(value) if value.isdigit() else 0
