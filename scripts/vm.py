@@ -4,7 +4,8 @@ crun) built from Debian's packages, booted under qemu, running a command on this
     scripts/vm build            build the image (or reuse the cached one) and say where it is
     scripts/vm run [-- CMD...]  boot it, run CMD in a copy of this checkout (default: a shell's `true`),
                                 bring back its output and exit status
-    scripts/vm test [ARGS...]   boot it and run scripts/test ARGS there (default: the lab's CI set)
+    scripts/vm test [ARGS...]   boot it and run pytest ARGS there after scripts/setup (default: the lab's
+                                CI set; lint and types are the host's business)
     scripts/vm ci               build + the lab's CI set, timed
 
 The image is cached outside the repo (/var/cache/pyrt-lab/<recipe hash>/), keyed by everything that
@@ -240,9 +241,9 @@ def _tail(path: str, lines: int = 40) -> None:
         pass
 
 
-# The lab's part of CI: what only a standard host can show (tests marked standard_host), and the
-# lifecycle and cgroup tests on cgroup v2.
+# The lab's part of CI: what only a standard host can show (the tests marked standard_host).
 CI_SET = ["-m", "standard_host", "tests"]
+PYTEST = 'scripts/setup > /dev/null && exec .venv/bin/python -m pytest -p no:cacheprovider -q -rs "$@"'
 
 
 def main() -> int:
@@ -251,7 +252,7 @@ def main() -> int:
     sub.add_parser("build", help="build the image or reuse the cached one")
     run = sub.add_parser("run", help="boot and run a command in the checkout")
     run.add_argument("command", nargs=argparse.REMAINDER)
-    test = sub.add_parser("test", help="boot and run scripts/test ARGS (default: the lab's CI set)")
+    test = sub.add_parser("test", help="boot and run pytest ARGS (default: the lab's CI set)")
     test.add_argument("args", nargs=argparse.REMAINDER)
     sub.add_parser("ci", help="the lab's CI set, timed")
     for p in (run, test, sub.choices["ci"]):
@@ -269,7 +270,7 @@ def main() -> int:
         return boot(command or ["true"], opts.timeout, opts.console)
     args = CI_SET if opts.cmd == "ci" or not opts.args else opts.args
     started = time.monotonic()
-    code = boot(["scripts/test", *args], opts.timeout, opts.console)
+    code = boot(["bash", "-c", PYTEST, "lab", *args], opts.timeout, opts.console)
     log(f"lab: {time.monotonic() - started:.0f} s in all (image build included), exit {code}")
     return code
 

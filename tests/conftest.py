@@ -40,11 +40,21 @@ def engine_config(name: str) -> dict[str, Any]:
     return cfg
 
 
+UNIFIED = Path("/sys/fs/cgroup/cgroup.controllers").exists()  # cgroup2 alone (a standard host), not hybrid
+SYSTEMD = Path("/run/systemd/system").is_dir()
+
+
+def hierarchy_roots() -> list[Path]:
+    """Where cgroup hierarchies are mounted: /sys/fs/cgroup itself on a cgroup2 host, its folders here."""
+    root = Path("/sys/fs/cgroup")
+    return [root] if UNIFIED else [base for base in root.iterdir() if base.is_dir()]
+
+
 def cgroup_dirs(cid: str) -> list[str]:
-    """Every cgroup directory on the host whose name is this container id."""
+    """Every cgroup directory on the host whose name is this container id (a systemd scope's too)."""
     out = []
-    for base in Path("/sys/fs/cgroup").iterdir():
-        for d in (base / "pyrt" / cid, base / "pyrt-test" / cid):
+    for base in hierarchy_roots():
+        for d in (base / "pyrt" / cid, base / "pyrt-test" / cid, base / "system.slice" / f"pyrt-{cid}.scope"):
             if d.exists():
                 out.append(str(d))
     return out
@@ -52,7 +62,7 @@ def cgroup_dirs(cid: str) -> list[str]:
 
 def default_parents() -> set[str]:
     """pyrt's shared default parent (/pyrt) in each hierarchy, where it exists."""
-    return {str(base / "pyrt") for base in Path("/sys/fs/cgroup").iterdir() if (base / "pyrt").is_dir()}
+    return {str(base / "pyrt") for base in hierarchy_roots() if (base / "pyrt").is_dir()}
 
 
 def clear_default_parents() -> None:
@@ -128,13 +138,18 @@ class Runtime:
             problems += [f"state dir {p}" for p in self.root.iterdir()]
         for cid in self.ids:
             problems += [f"cgroup {d}" for d in cgroup_dirs(cid)]
+        if self.ids and SYSTEMD:
+            units = subprocess.run(["systemctl", "list-units", "--all", "--plain", "--no-legend"],
+                                   capture_output=True, text=True).stdout
+            problems += [f"systemd unit {line.split()[0]}" for line in units.splitlines()
+                         if any(cid in line for cid in self.ids)]
         return problems
 
 
 def _test_cgroup_parents() -> set[str]:
     """/pyrt-test, the parent the tests' cgroupsPath values share, in each hierarchy where it exists:
     whoever makes it (pyrt for a container, or a test by hand) removes it again."""
-    return {str(base / "pyrt-test") for base in Path("/sys/fs/cgroup").iterdir() if (base / "pyrt-test").is_dir()}
+    return {str(base / "pyrt-test") for base in hierarchy_roots() if (base / "pyrt-test").is_dir()}
 
 
 def reap() -> None:

@@ -8,6 +8,7 @@ address.  iptables-save is compared before and after.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -22,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import IS_ROOT, ROOTFS, reap
+from tests.conftest import IS_ROOT, ROOTFS, hierarchy_roots, reap
 
 PYRT_BIN = "/usr/local/bin/pyrt"
 RUNTIMES = ["pyrt", "runc"]
@@ -112,26 +113,27 @@ def _umount_below(path: Path) -> None:
         subprocess.run(["umount", "-l", point], capture_output=True)
 
 
-@pytest.fixture(scope="session")
-def docker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    dockerd = _need("dockerd")
+@contextlib.contextmanager
+def dockerd(d: Path, **config: Any) -> Iterator[Engine]:
+    """A private dockerd (its own socket, data and exec roots, bridge), with pyrt as a runtime and the
+    busybox image; config adds to daemon.json (e.g. exec-opts for the cgroup driver)."""
+    binary = _need("dockerd")
     client = "/usr/bin/docker" if os.path.exists("/usr/bin/docker") else _need("docker")
-    d = tmp_path_factory.mktemp("docker")
     bridge = f"pyrtbr{uuid.uuid4().hex[:6]}"
     subprocess.run(["ip", "link", "add", bridge, "type", "bridge"], check=True)
     subprocess.run(["ip", "addr", "add", "172.31.213.1/24", "dev", bridge], check=True)
     subprocess.run(["ip", "link", "set", bridge, "up"], check=True)
     config = {"storage-driver": "overlay2", "runtimes": {"pyrt": {"path": PYRT_BIN}},
-              "iptables": False, "ip-masq": False, "bridge": bridge}
+              "iptables": False, "ip-masq": False, "bridge": bridge, **config}
     (d / "daemon.json").write_text(json.dumps(config))
     sock = d / "docker.sock"
-    proc = subprocess.Popen([dockerd, "--config-file", str(d / "daemon.json"), "--data-root", str(d / "data"),
+    proc = subprocess.Popen([binary, "--config-file", str(d / "daemon.json"), "--data-root", str(d / "data"),
                              "--exec-root", str(d / "exec"), "--pidfile", str(d / "docker.pid"),
                              "-H", f"unix://{sock}"], stdout=open(d / "dockerd.log", "wb"), stderr=subprocess.STDOUT)
     try:
-        _wait_for(sock)
+        _wait_for(sock, timeout=120)
         engine = Engine([client, "-H", f"unix://{sock}"])
-        for _ in range(100):
+        for _ in range(300):
             if engine("version", check=False).returncode == 0:
                 break
             time.sleep(0.2)
@@ -144,9 +146,15 @@ def docker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
         _remove_cgroup_parent("docker")
 
 
+@pytest.fixture(scope="session")
+def docker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    with dockerd(tmp_path_factory.mktemp("docker")) as engine:
+        yield engine
+
+
 def _remove_cgroup_parent(name: str) -> None:
     """The engines' cgroup parents (/docker, /libpod_parent, /default): removed when empty."""
-    for base in Path("/sys/fs/cgroup").iterdir():
+    for base in hierarchy_roots():
         for d in sorted((base / name).glob("**/"), key=lambda p: len(str(p)), reverse=True):
             try:
                 d.rmdir()
@@ -161,20 +169,29 @@ def container_name() -> str:
 Flow = Any
 
 
+def podman_engine(d: Path, manager: str = "cgroupfs") -> Engine:
+    """Podman on private storage with a cgroup manager (cgroupfs here; systemd on a standard host)."""
+    engine = Engine([_need("podman"), "--root", str(d / "storage"), "--runroot", str(d / "run"), "--tmpdir",
+                     str(d / "tmp"), "--cgroup-manager", manager, "--events-backend", "file"])
+    engine("import", "-", "localhost/bb", input=rootfs_tar())
+    return engine
+
+
+def podman_cleanup(engine: Engine, d: Path) -> None:
+    engine("rm", "-a", "-f", check=False)
+    engine("system", "reset", "--force", check=False)
+    _umount_below(d)
+    _remove_cgroup_parent("libpod_parent")
+
+
 @pytest.fixture(scope="session")
 def podman(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    binary = _need("podman")
     d = tmp_path_factory.mktemp("podman")
-    engine = Engine([binary, "--root", str(d / "storage"), "--runroot", str(d / "run"), "--tmpdir", str(d / "tmp"),
-                     "--cgroup-manager", "cgroupfs", "--events-backend", "file"])
-    engine("import", "-", "localhost/bb", input=rootfs_tar())
+    engine = podman_engine(d)
     try:
         yield engine
     finally:
-        engine("rm", "-a", "-f", check=False)
-        engine("system", "reset", "--force", check=False)
-        _umount_below(d)
-        _remove_cgroup_parent("libpod_parent")
+        podman_cleanup(engine, d)
 
 
 # Podman's rootful default ulimits (1048576) need CAP_SYS_RESOURCE, which root lacks on this machine.
