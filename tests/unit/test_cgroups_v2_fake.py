@@ -131,3 +131,16 @@ def test_missing_names_what_create_makes(fake_v2: Path) -> None:
     assert planned == [str(fake_v2 / "shared/a"), str(fake_v2 / "shared/a/b")]
     assert cgroups.create(hs) == planned
     assert cgroups.missing(hs) == []
+
+
+def test_kill_all_with_sigkill_uses_cgroup_kill(fake_v2: Path) -> None:
+    """cgroup.kill (Linux 5.14) kills the whole cgroup at once; other signals go process by process."""
+    leaves = make(fake_v2, "/pyrt/k1")
+    leaf = fake_v2 / "pyrt" / "k1"
+    (leaf / "cgroup.kill").write_text("")
+    (leaf / "cgroup.procs").write_text("")
+    cgroupdirs.kill_all(leaves, 9)
+    assert (leaf / "cgroup.kill").read_text() == "1"
+    (leaf / "cgroup.kill").write_text("")
+    cgroupdirs.kill_all(leaves, 15)
+    assert (leaf / "cgroup.kill").read_text() == ""
