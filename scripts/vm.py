@@ -103,6 +103,9 @@ def build() -> str:
                            env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
     started = time.monotonic()
     os.makedirs(CACHE, exist_ok=True)
+    for old in os.listdir(CACHE):  # images of other recipes (~3 GB each) and builds that were cut short
+        log(f"removing {os.path.join(CACHE, old)}")
+        shutil.rmtree(os.path.join(CACHE, old), ignore_errors=True)
     work = tempfile.mkdtemp(prefix="build-", dir=CACHE)
     try:
         wheels = os.path.join(work, "wheels")

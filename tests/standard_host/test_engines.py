@@ -67,9 +67,10 @@ def test_docker_flows(docker_driver: Engine, rt: str) -> None:
 
 
 def test_docker_oom(docker_driver: Engine) -> None:
-    """An OOM kill: exit 137 with either runtime, and OOMKilled as Docker reports it for runc.  Measured:
-    Docker 20.10 reports OOMKilled true under the cgroupfs driver and false under the systemd driver, for
-    runc as for pyrt (both kernels' memory.events count the kill)."""
+    """An OOM kill: exit 137 with either runtime, and Docker's OOMKilled true under the cgroupfs driver.
+    Under the systemd driver Docker 20.10 reports it by chance, for runc as for pyrt (seen: false for both
+    in one lab run, true for runc and false for pyrt in the next): systemd removes a scope as soon as its
+    last process dies, racing containerd's read of its memory.events."""
     docker = docker_driver
     got = {}
     for rt in RUNTIMES:
@@ -80,9 +81,9 @@ def test_docker_oom(docker_driver: Engine) -> None:
             got[rt] = (res.returncode, docker("inspect", "-f", "{{.State.OOMKilled}}", name).stdout.strip())
         finally:
             docker("rm", "-f", name)
-    assert got["pyrt"] == got["runc"] and got["pyrt"][0] == 137, got
+    assert got["pyrt"][0] == got["runc"][0] == 137, got
     if docker("info", "-f", "{{.CgroupDriver}}").stdout.strip() == "cgroupfs":
-        assert got["pyrt"][1] == "true", got
+        assert got["pyrt"][1] == got["runc"][1] == "true", got
 
 
 @pytest.mark.parametrize("rt", RUNTIMES)
