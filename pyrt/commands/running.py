@@ -102,7 +102,8 @@ def update(store: st.Store, cid: str, resources: str | None, flags: dict[str, tu
             with systemd.Systemd() as bus:
                 bus.set_properties(record["systemd_unit"], res.settings)
         cgroups.apply(record["cgroup_leaves"], {"settings": res.settings, "hugepages": list(res.hugepages),
-                                                "unified": res.unified})
+                                                "unified": res.unified, "io_devices": list(res.io_devices),
+                                                "rdma": list(res.rdma)})
     finally:
         os.close(fd)
 

@@ -151,6 +151,10 @@ class Resources(_Value):
     hugepages: tuple[tuple[str, int], ...]  # (pageSize, limit)
     unified: dict[str, str]
     unsupported: tuple[str, ...]
+    # blockIO's per-device entries: (JSON path, "weight" | "leaf_weight" | "rbps" | "wbps" | "riops" |
+    # "wiops", major, minor, value); rdma: (device, hcaHandles or None, hcaObjects or None)
+    io_devices: tuple[tuple[str, str, int, int, int], ...] = ()
+    rdma: tuple[tuple[str, int | None, int | None], ...] = ()
 
 
 @attrs.frozen(repr=False, eq=False)  # _Value's
@@ -433,9 +437,10 @@ RESOURCE_FIELDS: dict[str, dict[str, tuple[str, int, int]]] = {
 KNOWN_UNSUPPORTED: dict[str, tuple[str, ...]] = {
     "memory": ("kernel", "kernelTCP", "useHierarchy", "checkBeforeUpdate"),
     "cpu": ("burst", "idle"),
-    "blockIO": ("weightDevice", "throttleReadBpsDevice", "throttleWriteBpsDevice", "throttleReadIOPSDevice",
-                "throttleWriteIOPSDevice"),
 }
+# blockIO's per-device lists -> what each entry sets.
+IO_DEVICE_LISTS = {"throttleReadBpsDevice": "rbps", "throttleWriteBpsDevice": "wbps",
+                   "throttleReadIOPSDevice": "riops", "throttleWriteIOPSDevice": "wiops"}
 
 
 def parse_resources(data: Any, path: str = "") -> Resources:
@@ -486,5 +491,40 @@ def _resources(r: Reader) -> Resources:
     for key in unified:
         if "/" in key or key.startswith(".") or "." not in key:
             raise SpecError(f"{r.at('unified')}.{key}", "not a cgroup2 interface file name")
-    unsupported = [r.at(key) for key, value in r.data.items() if key in ("network", "rdma") and _is_set(value)]
-    return Resources(tuple(rules), settings, tuple(hugepages), unified, tuple(unsupported))
+    unsupported = [r.at(key) for key, value in r.data.items() if key == "network" and _is_set(value)]
+    return Resources(tuple(rules), settings, tuple(hugepages), unified, tuple(unsupported), _io_devices(r),
+                     _rdma(r))
+
+
+def _io_devices(r: Reader) -> tuple[tuple[str, str, int, int, int], ...]:
+    blkio = r.obj("blockIO")
+    if blkio is None:
+        return ()
+    out = []
+    for d in blkio.objs("weightDevice"):
+        major, minor = d.integer("major", required=True, lo=0, hi=I64) or 0, d.integer("minor", required=True, lo=0,
+                                                                                             hi=I64) or 0
+        for key, kind in (("weight", "weight"), ("leafWeight", "leaf_weight")):
+            value = d.integer(key, lo=10, hi=1000)
+            if value is not None:
+                out.append((d.at(key), kind, major, minor, value))
+    for name, kind in IO_DEVICE_LISTS.items():
+        for d in blkio.objs(name):
+            out.append((d.at("rate"), kind, d.integer("major", required=True, lo=0, hi=I64) or 0,
+                        d.integer("minor", required=True, lo=0, hi=I64) or 0,
+                        d.integer("rate", required=True, lo=0, hi=U64) or 0))
+    return tuple(out)
+
+
+def _rdma(r: Reader) -> tuple[tuple[str, int | None, int | None], ...]:
+    rdma = r.obj("rdma")
+    if rdma is None:
+        return ()
+    out = []
+    for device in rdma.data:
+        limits = rdma.obj(device)
+        if limits is None:
+            continue
+        out.append((device, limits.integer("hcaHandles", lo=0, hi=2**32 - 1),
+                    limits.integer("hcaObjects", lo=0, hi=2**32 - 1)))
+    return tuple(out)

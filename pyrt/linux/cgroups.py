@@ -247,6 +247,13 @@ def apply(leaves: list[str], res: dict[str, Any]) -> None:
         if not os.path.exists(path):
             raise SetupError("linux.resources.hugepageLimits", f"no {size} huge pages on this host ({path})")
         _write(path, str(limit), "linux.resources.hugepageLimits")
+    for field, kind, major, minor, value in res.get("io_devices") or []:
+        _io_device(leaves, field, kind, major, minor, value)
+    for device, handles, objects in res.get("rdma") or []:
+        path, _ = _need(leaves, "rdma", "rdma.max", "rdma.max", f"linux.resources.rdma.{device}")
+        limits = " ".join(f"{name}={'max' if n is None else n}"
+                          for name, n in (("hca_handle", handles), ("hca_object", objects)))
+        _write(path, f"{device} {limits}", f"linux.resources.rdma.{device}")
     for key, value in (res.get("unified") or {}).items():
         v2 = [leaf for leaf, version in with_versions(leaves) if version == 2]
         if not v2:
@@ -270,6 +277,32 @@ def apply(leaves: list[str], res: dict[str, Any]) -> None:
             rule = "a" if kind == "a" else (
                 f"{kind} {'*' if major < 0 else major}:{'*' if minor < 0 else minor} {access}")
             _write(os.path.join(base, "devices.allow" if allow else "devices.deny"), rule, "linux.resources.devices")
+
+
+# blockIO's per-device entries: kind -> (v1 file, v2 file)
+IO_FILES = {"weight": ("blkio.weight_device", "io.weight"), "leaf_weight": ("blkio.leaf_weight_device", ""),
+            "rbps": ("blkio.throttle.read_bps_device", "io.max"),
+            "wbps": ("blkio.throttle.write_bps_device", "io.max"),
+            "riops": ("blkio.throttle.read_iops_device", "io.max"),
+            "wiops": ("blkio.throttle.write_iops_device", "io.max")}
+
+
+def _io_device(leaves: list[str], field: str, kind: str, major: int, minor: int, value: int) -> None:
+    """One device's weight or throttle: v1's "MAJ:MIN VALUE" files, cgroup2's io.weight ("MAJ:MIN W",
+    converted from 10-1000 as blockIO.weight is) and io.max ("MAJ:MIN rbps=N", 0 meaning no limit)."""
+    v1_file, v2_file = IO_FILES[kind]
+    path, version = _need(leaves, "blkio", v1_file, v2_file, field)
+    if version == 2 and not v2_file:
+        raise SetupError(field, "has no cgroup2 equivalent (the host's cgroups are v2)")
+    if not os.path.exists(path):
+        raise SetupError(field, f"{path}: not offered by this kernel")
+    if version == 1:
+        line = f"{major}:{minor} {value}"
+    elif kind == "weight":
+        line = f"{major}:{minor} {1 + (max(10, value) - 10) * 9999 // 990}"
+    else:
+        line = f"{major}:{minor} {kind}={value or 'max'}"
+    _write(path, line, field)
 
 
 def _v2_only(leaves: list[str], controller: str) -> bool:

@@ -323,6 +323,8 @@ def _cgroup(spec: Spec, devices: list[dict[str, Any]]) -> dict[str, Any]:
         "hugepages": [list(h) for h in res.hugepages],
         "unified": dict(res.unified),
         "devices": _without_repeats(rules),
+        "io_devices": [list(d) for d in res.io_devices],
+        "rdma": [list(d) for d in res.rdma],
     }
 
 

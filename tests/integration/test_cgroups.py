@@ -236,3 +236,29 @@ def test_a_limit_the_kernel_refuses_is_one_line_and_leaves_nothing(rt: Runtime, 
     assert res.stderr.startswith("pyrt: linux.resources.cpu.cpus: write ") and len(res.stderr.splitlines()) == 1, \
         res.stderr
     assert not (rt.root / cid).exists() and cgroup_dirs(cid) == []
+
+
+def test_block_io_throttles_and_refusals_by_field(rt: Runtime) -> None:
+    """A throttle is written to the device's line; what this host lacks is refused naming the field."""
+    disk = next(p for p in Path("/sys/block").iterdir() if not p.name.startswith(("loop", "ram", "zram")))
+    major, minor = (int(x) for x in (disk / "dev").read_text().split(":"))
+    cid = rt.new_id()
+    cfg = busybox_config()
+    cfg["linux"]["resources"] = {"blockIO": {"throttleReadBpsDevice": [{"major": major, "minor": minor,
+                                                                        "rate": 1 << 20}]}}
+    rt("create", "-b", str(rt.bundle(cfg, args=["true"])), cid, check=True)
+    try:
+        rules = (CG / "blkio" / "pyrt" / cid / "blkio.throttle.read_bps_device").read_text()
+        assert f"{major}:{minor} {1 << 20}" in rules
+    finally:
+        rt("delete", "--force", cid, check=True)
+    for resources, why in (
+            ({"rdma": {"mlx5_0": {"hcaHandles": 2}}}, "linux.resources.rdma.mlx5_0: no rdma cgroup controller"),
+            ({"blockIO": {"weightDevice": [{"major": major, "minor": minor, "weight": 500}]}},
+             "linux.resources.blockIO.weightDevice[0].weight: /sys/fs/cgroup/blkio/pyrt/")):
+        cfg["linux"]["resources"] = resources
+        if (CG / "rdma").exists() or (CG / "blkio" / "blkio.weight_device").exists():
+            pytest.skip("this host has rdma or blkio weights")
+        res = rt("create", "-b", str(rt.bundle(cfg, args=["true"])), rt.new_id())
+        assert res.returncode == 1 and res.stderr.startswith(f"pyrt: {why}"), res.stderr
+    assert not rt.leftovers()

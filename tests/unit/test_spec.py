@@ -98,6 +98,21 @@ def test_unknown_fields_are_ignored() -> None:
     assert parse(cfg).hostname == cfg["hostname"]
 
 
+def test_block_io_device_lists() -> None:
+    cfg = busybox_config()
+    cfg["linux"]["resources"]["blockIO"] = {
+        "weightDevice": [{"major": 8, "minor": 0, "weight": 500, "leafWeight": 300}],
+        "throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 1 << 20}],
+        "throttleWriteIOPSDevice": [{"major": 8, "minor": 16, "rate": 100}]}
+    assert parse(cfg).linux.resources.io_devices == (
+        ("linux.resources.blockIO.weightDevice[0].weight", "weight", 8, 0, 500),
+        ("linux.resources.blockIO.weightDevice[0].leafWeight", "leaf_weight", 8, 0, 300),
+        ("linux.resources.blockIO.throttleReadBpsDevice[0].rate", "rbps", 8, 0, 1 << 20),
+        ("linux.resources.blockIO.throttleWriteIOPSDevice[0].rate", "wiops", 8, 16, 100))
+    cfg["linux"]["resources"]["blockIO"] = {"throttleReadBpsDevice": [{"major": 8, "rate": 1}]}
+    assert error(cfg) == "linux.resources.blockIO.throttleReadBpsDevice[0].minor: required"
+
+
 def test_fields_pyrt_cannot_honour_are_recorded() -> None:
     cfg = busybox_config()
     cfg["hooks"] = {"prestart": [{"path": "/bin/true"}]}
@@ -108,7 +123,8 @@ def test_fields_pyrt_cannot_honour_are_recorded() -> None:
     assert spec.unsupported == ()
     assert spec.hooks["prestart"][0].path == "/bin/true"
     assert spec.linux.unsupported == ("linux.intelRdt",)
-    assert spec.linux.resources.unsupported == ("linux.resources.rdma",)
+    assert spec.linux.resources.unsupported == ()
+    assert spec.linux.resources.rdma == (("mlx", 1, None),)
     assert spec.linux.resources.settings == {}
     cfg["linux"]["resources"]["cpu"]["idle"] = 1
     assert error(cfg) == "linux.resources.cpu.idle: not supported by this version of pyrt"
