@@ -73,12 +73,16 @@ def test_docker_and_podman_cgroupfs_paths(rt: Runtime) -> None:
             parent.rmdir()  # as runc, pyrt leaves a cgroupsPath's parents
 
 
-def test_pause_kill_all_and_events(rt: Runtime) -> None:
+@pytest.mark.parametrize("driver", ["cgroupfs", "systemd"])
+def test_pause_kill_all_and_events(rt: Runtime, driver: str) -> None:
     cid = rt.new_id()
-    cfg = limited(["sh", "-c", "sleep 60 & sleep 60"], f"/pyrt-test/{cid}")
+    systemd = driver == "systemd"
+    path, flags = ((f"system.slice:pyrt-test:{cid}", ["--systemd-cgroup"]) if systemd
+                   else (f"/pyrt-test/{cid}", []))
+    leaf = CG / "system.slice" / f"pyrt-test-{cid}.scope" if systemd else CG / "pyrt-test" / cid
+    cfg = limited(["sh", "-c", "sleep 60 & sleep 60"], path)
     cfg["linux"]["namespaces"] = [ns for ns in cfg["linux"]["namespaces"] if ns["type"] != "pid"]
-    rt("run", "-d", "-b", str(rt.bundle(cfg)), cid, check=True)
-    leaf = CG / "pyrt-test" / cid
+    rt(*flags, "run", "-d", "-b", str(rt.bundle(cfg)), cid, check=True)
     try:
         rt("pause", cid, check=True)
         assert rt.state(cid)["status"] == "paused"
@@ -90,11 +94,12 @@ def test_pause_kill_all_and_events(rt: Runtime) -> None:
         assert stats["memory"]["usage"]["limit"] == 64 << 20
         rt("kill", "--all", cid, "KILL", check=True)
         deadline = time.monotonic() + 20
-        while (leaf / "cgroup.procs").read_text().strip() and time.monotonic() < deadline:
+        while leaf.exists() and (leaf / "cgroup.procs").read_text().strip() and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert (leaf / "cgroup.procs").read_text().strip() == ""
+        assert not leaf.exists() or (leaf / "cgroup.procs").read_text().strip() == ""
     finally:
         rt("delete", "--force", cid, check=True)
+    assert not leaf.exists()
 
 
 def test_an_oom_kill_is_recorded(rt: Runtime) -> None:
@@ -106,5 +111,24 @@ def test_an_oom_kill_is_recorded(rt: Runtime) -> None:
         assert res.returncode == 137, (res.returncode, res.stderr)  # SIGKILLed by the OOM killer
         events = dict(line.split() for line in (CG / "pyrt-test" / cid / "memory.events").read_text().splitlines())
         assert int(events["oom_kill"]) >= 1
+    finally:
+        rt("delete", "--force", cid, check=True)
+
+
+def test_block_io_throttles_in_io_max(rt: Runtime) -> None:
+    from pathlib import Path
+
+    disk = next(p for p in Path("/sys/block").iterdir() if not p.name.startswith(("loop", "ram", "zram", "sr")))
+    dev = (disk / "dev").read_text().strip()
+    major, minor = (int(x) for x in dev.split(":"))
+    cid = rt.new_id()
+    cfg = limited(["true"], f"/pyrt-test/{cid}")
+    cfg["linux"]["resources"] = {"blockIO": {
+        "throttleReadBpsDevice": [{"major": major, "minor": minor, "rate": 1 << 20}],
+        "throttleWriteIOPSDevice": [{"major": major, "minor": minor, "rate": 100}]}}
+    rt("create", "-b", str(rt.bundle(cfg)), cid, check=True)
+    try:
+        assert (CG / "pyrt-test" / cid / "io.max").read_text() == \
+            f"{dev} rbps={1 << 20} wbps=max riops=max wiops=100\n"
     finally:
         rt("delete", "--force", cid, check=True)
