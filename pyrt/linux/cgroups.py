@@ -223,6 +223,11 @@ ORDER = ("cpu.period", "cpu.quota", "cpu.realtimePeriod", "cpu.realtimeRuntime")
 def apply(leaves: list[str], res: dict[str, Any]) -> None:
     """Write the resource limits of the plan's cgroup section (or of `pyrt update`)."""
     settings = dict(res.get("settings") or {})
+    if "memory.swappiness" in settings and _v2_only(leaves, "memory"):
+        from pyrt.common.log import log
+
+        del settings["memory.swappiness"]  # cgroup2 has no such file: runc leaves it out
+        log.warning("linux.resources.memory.swappiness: cgroup2 has no swappiness; ignored (as runc does)")
     if _v2_only(leaves, "cpu") and ("cpu.quota" in settings or "cpu.period" in settings):
         _cpu_max(leaves, settings.pop("cpu.quota", None), settings.pop("cpu.period", None))
     if _v2_only(leaves, "memory") and "memory.swap" in settings:

@@ -88,7 +88,6 @@ def test_unlimited_values(fake_v2: Path) -> None:
 
 
 @pytest.mark.parametrize("settings, expected", [
-    ({"memory.swappiness": 10}, "linux.resources.memory.swappiness: has no cgroup2 equivalent"),
     ({"memory.disableOOMKiller": True}, "linux.resources.memory.disableOOMKiller: has no cgroup2 equivalent"),
     ({"cpu.realtimeRuntime": 1000}, "linux.resources.cpu.realtimeRuntime: no real-time cpu cgroup"),
     ({"memory.swap": 10, "memory.limit": 20}, "linux.resources.memory.swap: on cgroup2 swap needs"),
@@ -131,6 +130,14 @@ def test_missing_names_what_create_makes(fake_v2: Path) -> None:
     assert planned == [str(fake_v2 / "shared/a"), str(fake_v2 / "shared/a/b")]
     assert cgroups.create(hs) == planned
     assert cgroups.missing(hs) == []
+
+
+def test_swappiness_is_ignored_with_a_warning_as_runc_does(fake_v2: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    leaves = make(fake_v2, "/pyrt/sw")
+    cgroups.apply(leaves, {"settings": {"memory.swappiness": 10, "pids.limit": 5}})
+    assert (fake_v2 / "pyrt" / "sw" / "pids.max").read_text() == "5"
+    assert not (fake_v2 / "pyrt" / "sw" / "memory.swappiness").exists()
+    assert "linux.resources.memory.swappiness: cgroup2 has no swappiness; ignored" in capsys.readouterr().err
 
 
 def test_kill_all_with_sigkill_uses_cgroup_kill(fake_v2: Path) -> None:
