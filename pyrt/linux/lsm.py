@@ -17,17 +17,17 @@ SELINUX_ENFORCE = "/sys/fs/selinux/enforce"
 
 
 def apparmor_enabled() -> bool:
-    try:
-        with open(APPARMOR_ENABLED) as fh:
-            return fh.read().strip() == "Y"
-    except OSError:
-        return False
+    return _reads(APPARMOR_ENABLED, "Y")
 
 
 def selinux_enforcing() -> bool:
+    return _reads(SELINUX_ENFORCE, "1")
+
+
+def _reads(path: str, value: str) -> bool:
     try:
-        with open(SELINUX_ENFORCE) as fh:
-            return fh.read().strip() == "1"
+        with open(path) as fh:
+            return fh.read().strip() == value
     except OSError:
         return False
 

@@ -162,6 +162,23 @@ def _remove_cgroup_parent(name: str) -> None:
                 pass
 
 
+def unshare_demo(docker: Engine, rt: str) -> None:
+    """The seed article's demo, verbatim: Docker's default profile blocks unshare, unconfined lets it through."""
+    res = docker("run", "--rm", f"--runtime={rt}", "bb", "unshare", "--user", "sh", "-c", "id", check=False)
+    assert res.returncode == 1 and "Operation not permitted" in res.stderr
+    res = docker("run", "--rm", f"--runtime={rt}", "--security-opt", "seccomp=unconfined", "bb",
+                 "unshare", "--user", "sh", "-c", "id")
+    assert res.stdout.startswith("uid=65534(nobody)")
+
+
+def kill_task(ctr: Engine, name: str, timeout: float = 10) -> None:
+    """SIGKILL a ctr task and wait until ctr lists it stopped."""
+    ctr("task", "kill", "--signal", "SIGKILL", name)
+    deadline = time.monotonic() + timeout
+    while "STOPPED" not in ctr("task", "ls").stdout and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
 def container_name() -> str:
     return f"pt{uuid.uuid4().hex[:8]}"
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import shutil
-import time
 
 import pytest
 
-from tests.engines.conftest import PYRT_BIN, Engine, container_name
+from tests.engines.conftest import PYRT_BIN, Engine, container_name, kill_task
 
 pytestmark = pytest.mark.root
 IMAGE = "docker.io/library/bb:latest"
@@ -35,10 +34,7 @@ def test_task_flows(ctr: Engine, rt: str) -> None:
         ctr("task", "pause", name)  # (ctr 1.6 has no update command: containerd updates through CRI only)
         assert "PAUSED" in ctr("task", "ls").stdout
         ctr("task", "resume", name)
-        ctr("task", "kill", "--signal", "SIGKILL", name)
-        deadline = time.monotonic() + 10
-        while "STOPPED" not in ctr("task", "ls").stdout and time.monotonic() < deadline:
-            time.sleep(0.1)
+        kill_task(ctr, name)
     finally:
         ctr("task", "delete", "--force", name, check=False)
         ctr("container", "delete", name, check=False)

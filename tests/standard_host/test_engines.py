@@ -4,7 +4,6 @@ cgroup option and a Kubernetes-style cgroupsPath."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -16,8 +15,10 @@ from tests.engines.conftest import (
     container_name,
     ctr,  # noqa: F401  (the fixture)
     dockerd,
+    kill_task,
     podman_cleanup,
     podman_engine,
+    unshare_demo,
 )
 from tests.engines.test_containerd import IMAGE, binary
 from tests.engines.test_podman import runtime
@@ -88,11 +89,7 @@ def test_docker_oom(docker_driver: Engine) -> None:
 
 @pytest.mark.parametrize("rt", RUNTIMES)
 def test_docker_unshare_demo(docker_driver: Engine, rt: str) -> None:
-    res = docker_driver("run", "--rm", f"--runtime={rt}", "bb", "unshare", "--user", "sh", "-c", "id", check=False)
-    assert res.returncode == 1 and "Operation not permitted" in res.stderr
-    res = docker_driver("run", "--rm", f"--runtime={rt}", "--security-opt", "seccomp=unconfined", "bb",
-                        "unshare", "--user", "sh", "-c", "id")
-    assert res.stdout.startswith("uid=65534(nobody)")
+    unshare_demo(docker_driver, rt)
 
 
 @pytest.fixture(scope="module", params=["systemd", "cgroupfs"])
@@ -134,10 +131,7 @@ def test_ctr_with_the_systemd_cgroup_and_a_kubernetes_path(ctr: Engine, rt: str)
         assert shown == {"ActiveState": "active",
                          "ControlGroup": f"/kubepods.slice/kubepods-besteffort.slice/{unit}"}, shown
         assert ctr("task", "exec", "--exec-id", "e1", name, "echo", "from-exec").stdout == "from-exec\n"
-        ctr("task", "kill", "--signal", "SIGKILL", name)
-        deadline = time.monotonic() + 60
-        while "STOPPED" not in ctr("task", "ls").stdout and time.monotonic() < deadline:
-            time.sleep(0.2)
+        kill_task(ctr, name, timeout=60)
     finally:
         ctr("task", "delete", "--force", name, check=False)
         ctr("container", "delete", name, check=False)
