@@ -112,9 +112,16 @@ def test_podman_flows(podman_manager: Engine, rt: str) -> None:
     podman(*run, "-d", "--name", name, "--pids-limit", "30", "-m", "64m", "localhost/bb", "sleep", "1000")
     try:
         assert podman("exec", name, "echo", "from-exec").stdout == "from-exec\n"
+        assert podman("exec", "-t", name, "tty", tty=True).stdout.strip() == "/dev/pts/0"
         assert inside(podman, name, "/sys/fs/cgroup/pids.max") == "30"
         assert inside(podman, name, "/sys/fs/cgroup/memory.max") == str(64 << 20)
+        podman("pause", name)
+        assert podman("inspect", "-f", "{{.State.Status}}", name).stdout.strip() == "paused"
+        podman("unpause", name)
+        podman("kill", "-s", "USR1", name)
+        assert podman("inspect", "-f", "{{.State.Status}}", name).stdout.strip() == "running"
         podman("stop", "-t", "1", name)
+        assert podman("inspect", "-f", "{{.State.Status}}", name).stdout.strip() == "exited"
     finally:
         podman("rm", "-f", name)
 
