@@ -129,6 +129,7 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
     if unit is not None:
         record["systemd_unit"] = unit  # before the unit is started: a delete after a crash stops it
     launch = None
+    started_unit = False
     written: list[str] = []  # the --pid-file, once written
     try:
         plan["cgroup_leaves"] = cgroups.leaf_dirs(plan["cgroup"]["path"])  # init binds them into its /sys
@@ -146,6 +147,7 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
         if launch.direct is None:
             if unit is not None and slice_name is not None:
                 _start_scope(unit, slice_name, launch.mid, plan["cgroup"], cid)
+                started_unit = True
             else:
                 created = cgroups.create(plan["cgroup_leaves"])
             cgroups.apply(record["cgroup_leaves"], plan["cgroup"])
@@ -209,7 +211,7 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
             for line in attachment.release():
                 log.warning(line)
         cgroupdirs.remove(created)
-        if unit is not None:
+        if started_unit and unit is not None:  # never a unit of that name that was there before
             parent.kill_and_reap(*cgroupdirs.pids(record["cgroup_leaves"]))
             _stop_scope(unit)
         from pyrt.executor.hooks import HookError

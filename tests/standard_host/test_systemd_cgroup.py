@@ -68,3 +68,43 @@ def test_a_sigkilled_create_is_cleaned_by_delete(rt: Runtime) -> None:
     reap()
     rt("delete", "--force", cid, check=True)
     assert unit_show(f"pyrt-{cid}.scope", "LoadState")["LoadState"] == "not-found"
+
+
+def _wait_state(unit: str, want: str, timeout: float = 60) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while unit_show(unit, "ActiveState")["ActiveState"] != want:
+        assert time.monotonic() < deadline, f"{unit} never became {want}: {unit_show(unit, 'ActiveState')}"
+        time.sleep(0.2)
+
+
+def test_a_failed_leftover_unit_is_reset_and_a_live_one_refused(rt: Runtime) -> None:
+    """As runc: a unit of the same name left failed is reset and the start tried again; one that is
+    alive (another container's, or anything else's) is left alone and the create fails with one line."""
+    cid = rt.new_id()
+    unit = f"pyrt-{cid}.scope"
+    cfg = busybox_config()
+    cfg["process"]["args"] = ["true"]
+    # a failed leftover: a scope that systemd stopped for running too long
+    subprocess.run(["systemd-run", "--scope", f"--unit={unit}", "-p", "RuntimeMaxSec=1", "sleep", "100"],
+                   capture_output=True, timeout=120)
+    _wait_state(unit, "failed")
+    res = rt("--systemd-cgroup", "run", "-b", str(rt.bundle(cfg)), cid)
+    assert res.returncode == 0, res.stderr
+    assert unit_show(unit, "LoadState")["LoadState"] == "not-found"
+    # a live one
+    other = subprocess.Popen(["systemd-run", "--scope", f"--unit={unit}", "sleep", "120"])
+    try:
+        _wait_state(unit, "active")
+        res = rt("--systemd-cgroup", "run", "-b", str(rt.bundle(cfg)), cid)
+        assert res.returncode == 1 and len(res.stderr.splitlines()) == 1, res.stderr
+        assert res.stderr.startswith(f"pyrt: linux.cgroupsPath: /sys/fs/cgroup/system.slice/{unit} is not empty"), \
+            res.stderr
+        assert unit_show(unit, "ActiveState")["ActiveState"] == "active" and other.poll() is None
+        assert not (rt.root / cid).exists()
+    finally:
+        other.kill()
+        other.wait()
+        subprocess.run(["systemctl", "stop", unit], capture_output=True)
+        subprocess.run(["systemctl", "reset-failed", unit], capture_output=True)
