@@ -306,10 +306,17 @@ def _duration(text: str) -> float:
 
 
 def _run_id(args: Args) -> tuple[str, str]:
-    """runc's form (`run ID` in the bundle) or the mission's (`run DIR`)."""
-    if args.bundle is None and os.path.isfile(os.path.join(args.id, "config.json")):
-        bundle = os.path.abspath(args.id)
-        return f"{os.path.basename(bundle.rstrip('/'))}-{os.urandom(4).hex()}", bundle
+    """runc's form (`run ID` in the bundle) or the mission's (`run DIR`).  What names a path (a "/" in
+    it, or a directory when the current one is no bundle) but is no bundle is said to be so, rather
+    than refused as an id."""
+    if args.bundle is None:
+        config = os.path.join(args.id, "config.json")
+        if os.path.isfile(config):
+            bundle = os.path.abspath(args.id)
+            return f"{os.path.basename(bundle.rstrip('/'))}-{os.urandom(4).hex()}", bundle
+        if "/" in args.id or (os.path.isdir(args.id) and not os.path.isfile("config.json")):
+            why = f"{config}: no such file" if os.path.isdir(args.id) else f"{args.id}: no such directory"
+            raise PyrtError(f"run {args.id}: no such bundle ({why})")
     return args.id, args.bundle or "."
 
 

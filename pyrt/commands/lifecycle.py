@@ -387,7 +387,7 @@ def delete(store: st.Store, cid: str, force: bool = False, record: dict[str, Any
     if fd is None:
         if force:
             return
-        raise StateError("container does not exist")
+        raise StateError(f"container {cid} does not exist")
     try:
         try:
             record = store.read(cid) if record is None else record

@@ -63,7 +63,7 @@ class Store:
         """Lock an existing container's directory; StateError when it does not exist."""
         fd = self.try_lock(container_id)
         if fd is None:
-            raise StateError("container does not exist")
+            raise StateError(f"container {container_id} does not exist")
         return fd
 
     def try_lock(self, container_id: str) -> int | None:
@@ -111,7 +111,7 @@ class Store:
             with open(path) as fh:
                 data = fastjson.loads(fh.read())
         except FileNotFoundError:
-            raise StateError("container does not exist") from None
+            raise StateError(f"container {container_id} does not exist") from None
         except (OSError, ValueError) as exc:
             raise StateError(f"{path}: unreadable state: {exc}") from None
         if not isinstance(data, dict):

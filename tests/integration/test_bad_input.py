@@ -28,7 +28,7 @@ def create_error(rt: Runtime, cfg: dict[str, Any] | None = None, raw: bytes | No
     cid = rt.new_id()
     clear_default_parents()
     msg = one_line_error(rt("create", "-b", str(bundle), cid))
-    assert one_line_error(rt("state", cid)) == "container does not exist"
+    assert one_line_error(rt("state", cid)) == f"container {cid} does not exist"
     assert default_parents() == set(), "a failed create left pyrt's /pyrt cgroup parent"
     return msg
 
@@ -81,6 +81,16 @@ def test_systemd_cgroup_paths_are_checked_before_anything_is_made(rt: Runtime, p
     cfg["linux"]["cgroupsPath"] = path
     cid = rt.new_id()
     assert one_line_error(rt("--systemd-cgroup", "create", "-b", str(rt.bundle(cfg)), cid)) == why
+    assert not rt.leftovers()
+
+
+def test_run_of_a_path_that_is_no_bundle(rt: Runtime, tmp_path: Path) -> None:
+    """`pyrt run DIR` with a typo, or a folder without config.json: "no such bundle", not a bad id."""
+    typo = tmp_path / "bundles" / "busybx"
+    assert one_line_error(rt("run", str(typo))) == f"run {typo}: no such bundle ({typo}: no such directory)"
+    (tmp_path / "empty").mkdir()
+    res = rt("run", "empty", cwd=str(tmp_path))
+    assert one_line_error(res) == "run empty: no such bundle (empty/config.json: no such file)"
     assert not rt.leftovers()
 
 
@@ -151,7 +161,7 @@ def test_empty_id_is_a_usage_error(rt: Runtime) -> None:
 
 @pytest.mark.parametrize("cmd", [["state"], ["start"], ["kill"], ["delete"]])
 def test_unknown_id(rt: Runtime, cmd: list[str]) -> None:
-    assert one_line_error(rt(*cmd, "no-such-container")) == "container does not exist"
+    assert one_line_error(rt(*cmd, "no-such-container")) == "container no-such-container does not exist"
 
 
 def test_usage_errors_exit_2_with_one_line(rt: Runtime) -> None:
@@ -164,12 +174,12 @@ def test_usage_errors_exit_2_with_one_line(rt: Runtime) -> None:
 def test_log_file_gets_the_error_as_runc_writes_it(rt: Runtime, tmp_path: Path) -> None:
     log = tmp_path / "log.json"
     res = rt("--log", str(log), "--log-format", "json", "state", "nope")
-    assert res.returncode == 1 and res.stderr == "pyrt: container does not exist\n"
+    assert res.returncode == 1 and res.stderr == "pyrt: container nope does not exist\n"
     entry = json.loads(log.read_text())
-    assert entry["level"] == "error" and entry["msg"] == "container does not exist" and entry["time"].endswith("Z")
+    assert entry["level"] == "error" and entry["msg"] == "container nope does not exist" and entry["time"].endswith("Z")
     text_log = tmp_path / "log.txt"
     rt("--log", str(text_log), "state", "nope")
-    assert text_log.read_text().startswith('time="') and 'level=error msg="container does not exist"' in \
+    assert text_log.read_text().startswith('time="') and 'level=error msg="container nope does not exist"' in \
         text_log.read_text()
 
 

@@ -63,7 +63,7 @@ def test_exec_exit_status_and_errors(rt: Runtime, running: str) -> None:
     res = rt("exec", "--cwd", "/nowhere", running, "true")
     assert res.returncode == 1 and res.stderr == "pyrt: process.cwd /nowhere: No such file or directory\n"
     res = rt("exec", "no-such-container", "true")
-    assert res.stderr == "pyrt: container does not exist\n"
+    assert res.stderr == "pyrt: container no-such-container does not exist\n"
 
 
 def test_exec_detach_and_pid_file(rt: Runtime, running: str, tmp_path: Path) -> None:

@@ -108,7 +108,7 @@ def test_create_start_state_kill_delete(rt: Runtime, tmp_path: Path) -> None:
     assert (res.returncode, res.stderr) == (1, "pyrt: container not running\n")
     rt("delete", cid, check=True)
     res = rt("state", cid)
-    assert (res.returncode, res.stderr) == (1, "pyrt: container does not exist\n")
+    assert (res.returncode, res.stderr) == (1, f"pyrt: container {cid} does not exist\n")
 
 
 def test_program_does_not_run_before_start(rt: Runtime, tmp_path: Path) -> None:

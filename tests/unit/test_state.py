@@ -32,7 +32,7 @@ def test_store_claims_an_id_once(tmp_path: Path) -> None:
     os.close(fd)
     with pytest.raises(StateError, match="already exists"):
         store.create("c1")
-    with pytest.raises(StateError, match="container does not exist"):
+    with pytest.raises(StateError, match="^container c2 does not exist$"):
         store.read("c2")
 
 
