@@ -39,6 +39,20 @@ def inside(engine: Engine, name: str, path: str) -> str:
     return engine("exec", name, "cat", path).stdout.strip()
 
 
+def pause_kill_stop(engine: Engine, name: str) -> None:
+    """pause/unpause, a signal init ignores (it has no handler for USR1), stop: as Docker and Podman say."""
+    def status() -> str:
+        return engine("inspect", "-f", "{{.State.Status}}", name).stdout.strip()
+
+    engine("pause", name)
+    assert status() == "paused"
+    engine("unpause", name)
+    engine("kill", "-s", "USR1", name)
+    assert status() == "running"
+    engine("stop", "-t", "1", name)
+    assert status() == "exited"
+
+
 @pytest.mark.parametrize("rt", RUNTIMES)
 def test_docker_flows(docker_driver: Engine, rt: str) -> None:
     docker = docker_driver
@@ -56,13 +70,7 @@ def test_docker_flows(docker_driver: Engine, rt: str) -> None:
         assert inside(docker, name, "/proc/self/attr/current") == "docker-default (enforce)"
         docker("update", "--pids-limit", "20", name)
         assert inside(docker, name, "/sys/fs/cgroup/pids.max") == "20"
-        docker("pause", name)
-        assert docker("inspect", "-f", "{{.State.Status}}", name).stdout.strip() == "paused"
-        docker("unpause", name)
-        docker("kill", "-s", "USR1", name)
-        assert docker("inspect", "-f", "{{.State.Status}}", name).stdout.strip() == "running"
-        docker("stop", "-t", "1", name)
-        assert docker("inspect", "-f", "{{.State.Status}}", name).stdout.strip() == "exited"
+        pause_kill_stop(docker, name)
     finally:
         docker("rm", "-f", name)
 
@@ -115,13 +123,7 @@ def test_podman_flows(podman_manager: Engine, rt: str) -> None:
         assert podman("exec", "-t", name, "tty", tty=True).stdout.strip() == "/dev/pts/0"
         assert inside(podman, name, "/sys/fs/cgroup/pids.max") == "30"
         assert inside(podman, name, "/sys/fs/cgroup/memory.max") == str(64 << 20)
-        podman("pause", name)
-        assert podman("inspect", "-f", "{{.State.Status}}", name).stdout.strip() == "paused"
-        podman("unpause", name)
-        podman("kill", "-s", "USR1", name)
-        assert podman("inspect", "-f", "{{.State.Status}}", name).stdout.strip() == "running"
-        podman("stop", "-t", "1", name)
-        assert podman("inspect", "-f", "{{.State.Status}}", name).stdout.strip() == "exited"
+        pause_kill_stop(podman, name)
     finally:
         podman("rm", "-f", name)
 
