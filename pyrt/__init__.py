@@ -13,5 +13,6 @@ never above (pyproject.toml's import contracts, checked by `lint-imports` in scr
     linux/      the kernel: the syscall layer (sys.py, the only module calling libc), cgroups, paths
     common/     what every layer uses: errors, constants, signals, caps, version, logging, JSON, os
 
-config/ and executor/ never import each other: the plan is all that passes between them.
+config/ and executor/ never import each other: the plan is all that passes between them; planning/
+and config/ import neither linux/ nor executor/ (planning stays pure, as its result is cached).
 """

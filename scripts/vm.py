@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import os
 import shutil
 import subprocess
@@ -177,8 +178,6 @@ def checkout_tar(path: str, command: list[str]) -> None:
         info = tarfile.TarInfo(".lab-command")
         info.size = len(data)
         info.mtime = int(time.time())
-        import io
-
         tar.addfile(info, io.BytesIO(data))
 
 

@@ -95,10 +95,10 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
         if not C.in_ns(plan, "network"):
             raise PyrtError(f"--network {network}: the config has no network namespace to attach "
                             "(linux.namespaces needs {\"type\": \"network\"})")
-    unit = slice_name = None
+    scope = None  # (slice, unit) under the systemd driver
     default_cgroup = plan["cgroup"]["path"] is None and not systemd_cgroup
     if systemd_cgroup:
-        slice_name, unit, plan["cgroup"]["path"] = _systemd_cgroup(plan["cgroup"]["path"], cid)
+        *scope, plan["cgroup"]["path"] = _systemd_cgroup(plan["cgroup"]["path"], cid)
         plan["cgroup"]["systemd"] = True  # init comes through an intermediate: the scope starts with it
     elif default_cgroup:
         plan["cgroup"]["path"] = f"/pyrt/{cid}"
@@ -126,8 +126,8 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
         "cgroup_leaves": [], "cgroup_created": [], "cgroup_default": default_cgroup,
         "hooks": sorted(plan["hooks"]),
     }
-    if unit is not None:
-        record["systemd_unit"] = unit  # before the unit is started: a delete after a crash stops it
+    if scope:
+        record["systemd_unit"] = scope[1]  # before the unit is started: a delete after a crash stops it
     launch = None
     started_unit = False
     written: list[str] = []  # the --pid-file, once written
@@ -135,7 +135,7 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
         plan["cgroup_leaves"] = cgroups.leaf_dirs(plan["cgroup"]["path"])  # init binds them into its /sys
         record["cgroup_leaves"] = [h["dir"] for h in plan["cgroup_leaves"]]
         # What create() will make, for a `delete` after this process died; made, it is what create() made.
-        record["cgroup_created"] = [] if unit else cgroups.missing(plan["cgroup_leaves"])  # systemd's own
+        record["cgroup_created"] = [] if scope else cgroups.missing(plan["cgroup_leaves"])  # systemd's own
         _own_cgroup([d for d in record["cgroup_leaves"] if d not in record["cgroup_created"]], default_cgroup)
         store.write(cid, record)
         faults.point("state")
@@ -145,8 +145,8 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
         log.debug("init is forked by " + ("this process, into its namespaces and cgroup2 leaf" if launch.direct
                                           else "an intermediate process, once in the cgroups"))
         if launch.direct is None:
-            if unit is not None and slice_name is not None:
-                _start_scope(unit, slice_name, launch.mid, plan["cgroup"], cid)
+            if scope:
+                _start_scope(scope[1], scope[0], launch.mid, plan["cgroup"], cid)
                 started_unit = True
             else:
                 created = cgroups.create(plan["cgroup_leaves"])
@@ -211,9 +211,9 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
             for line in attachment.release():
                 log.warning(line)
         cgroupdirs.remove(created)
-        if started_unit and unit is not None:  # never a unit of that name that was there before
+        if started_unit:  # never a unit of that name that was there before
             parent.kill_and_reap(*cgroupdirs.pids(record["cgroup_leaves"]))
-            _stop_scope(unit)
+            _stop_scope(record["systemd_unit"])
         from pyrt.executor.hooks import HookError
 
         if isinstance(exc, HookError) or getattr(exc, "step", "") == "hooks":
@@ -427,13 +427,11 @@ def destroy(store: st.Store, record: dict[str, Any]) -> None:
 
     leaves = record.get("cgroup_leaves", [])
     plan = store.read_plan(record["id"]) if "poststop" in record.get("hooks", ()) else None
-    if not record.get("pid_ns") or record.get("status") == "creating":
-        cgroupdirs.kill_all(leaves, SIGKILL)
+    if not record.get("pid_ns") or record.get("status") == "creating" or record.get("systemd_unit"):
+        cgroupdirs.kill_all(leaves, SIGKILL)  # with a scope, also what outlived init: stopping it would TERM it
     created = record.get("cgroup_created", [])
     cgroupdirs.remove(created)
     if record.get("systemd_unit"):
-        if record.get("pid_ns") and record.get("status") != "creating":
-            cgroupdirs.kill_all(leaves, SIGKILL)  # what outlived init (an exec'd process): stop would TERM it
         _stop_scope(record["systemd_unit"])
     if record.get("cgroup_default"):  # /pyrt/<id>: /pyrt is pyrt's own, shared by its containers
         shared = [d for d in cgroupdirs.shared_default_parents(leaves) if d not in created]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import marshal
 
+from pyrt.common import lsm_state
 from pyrt.common import posixos as os
 from pyrt.common.version import VERSION
 
@@ -205,5 +206,5 @@ def host_stamp() -> tuple[Any, ...]:
     except OSError:
         last_cap = ""
     cgroups = (os.path.exists("/sys/fs/cgroup/cgroup.controllers"), os.path.isdir("/sys/fs/cgroup/unified"))
-    lsms = (os.path.isdir("/sys/kernel/security/apparmor"), os.path.exists("/sys/fs/selinux/enforce"))
-    return os.uname().release, last_cap, libseccomp, cgroups, lsms
+    return os.uname().release, last_cap, libseccomp, cgroups, (lsm_state.apparmor_enabled(),
+                                                               lsm_state.selinux_enforcing())

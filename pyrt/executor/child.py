@@ -23,7 +23,6 @@ from pyrt.common import fastimport, faults
 from pyrt.common import posixos as os
 from pyrt.common.errors import PyrtError
 from pyrt.executor import rootfs, sync
-from pyrt.linux import lsm
 from pyrt.linux import sys as S
 
 TYPE_CHECKING = False
@@ -413,6 +412,8 @@ def _become(proc: dict[str, Any], seccomp: dict[str, Any] | None, sock: _socket.
             S.ioprio_set(proc["ioprio"])
         if proc["apparmor"]:  # takes effect at execve; written while privileged, as runc does
             step = "process.apparmorProfile"
+            from pyrt.linux import lsm  # imported by parent.begin and spawn_exec: a profile only
+
             lsm.apparmor_exec(proc["apparmor"])
         if seccomp is not None and (not proc["no_new_privs"] or seccomp.get("record")):
             # without no_new_privs, loading needs CAP_SYS_ADMIN: before the drop; a recording starts

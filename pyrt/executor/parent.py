@@ -64,6 +64,8 @@ def begin(plan: dict[str, Any], fifo_path: str) -> Launch:
 
     if plan["hooks"]:  # init runs createContainer and startContainer hooks after it has blocked imports
         from pyrt.executor import hooks  # noqa: F401
+    if plan["process"]["apparmor"]:  # as hooks: init asks for the profile after it has blocked imports
+        from pyrt.linux import lsm  # noqa: F401
 
     floor = 3 + plan["preserve_fds"]
     import _socket
@@ -384,6 +386,8 @@ def spawn_exec(xplan: dict[str, Any], init_pid: int, cgroup_leaves: list[dict[st
     from pyrt.common.constants import NS_FLAGS, NS_PROC_NAMES
     from pyrt.executor import child
 
+    if xplan["process"]["apparmor"]:  # the exec'd child asks for it after it has blocked imports
+        from pyrt.linux import lsm  # noqa: F401
     leaves = _versions(cgroup_leaves)
     floor = 3 + xplan["preserve_fds"]
     ns_fds: list[tuple[str, int, int]] = []

@@ -7,6 +7,7 @@ import errno
 import time
 
 from pyrt.common import posixos as os
+from pyrt.common.signals import SIGKILL
 
 
 def read(path: str) -> str:
@@ -76,7 +77,7 @@ def unfit(dirs: list[str]) -> str | None:
 def kill_all(leaves: list[str], sig: int) -> None:
     """sig to every process of the container; SIGKILL through cgroup2's cgroup.kill where the kernel has
     it (5.14+): the whole cgroup at once, even processes forking meanwhile."""
-    if sig == 9:
+    if sig == SIGKILL:
         for leaf in leaves:
             try:
                 fd = os.open(os.path.join(leaf, "cgroup.kill"), os.O_WRONLY | os.O_CLOEXEC)

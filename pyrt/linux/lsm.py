@@ -1,35 +1,14 @@
-"""Linux security modules: AppArmor's profile for the container's process, SELinux's state.
+"""AppArmor's profile for the container's process (whether AppArmor is on: common/lsm_state.py).
 
-AppArmor: the profile is asked for the next execve ("exec NAME" into the process's own attr file, as
-runc's apparmor.ApplyProfile does), so it takes effect at the container's execve, after every other
-step.  The kernel refuses a profile that is not loaded (ENOENT).  SELinux labels are not applied by
-pyrt: planning refuses them where SELinux enforces (plan.py) and warns where it is off.
+The profile is asked for the next execve ("exec NAME" into the process's own attr file, as runc's
+apparmor.ApplyProfile does), so it takes effect at the container's execve, after every other step.
+The kernel refuses a profile that is not loaded (ENOENT).
 """
 
 from __future__ import annotations
 
 from pyrt.common import posixos as os
 from pyrt.common.errors import PyrtError
-
-# Where these are read; tests point them at a fake tree.
-APPARMOR_ENABLED = "/sys/module/apparmor/parameters/enabled"
-SELINUX_ENFORCE = "/sys/fs/selinux/enforce"
-
-
-def apparmor_enabled() -> bool:
-    return _reads(APPARMOR_ENABLED, "Y")
-
-
-def selinux_enforcing() -> bool:
-    return _reads(SELINUX_ENFORCE, "1")
-
-
-def _reads(path: str, value: str) -> bool:
-    try:
-        with open(path) as fh:
-            return fh.read().strip() == value
-    except OSError:
-        return False
 
 
 def apparmor_exec(profile: str) -> None:

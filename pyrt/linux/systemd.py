@@ -14,6 +14,8 @@ pure and tested without systemd.
 
 from __future__ import annotations
 
+import time
+
 from pyrt.common import posixos as os
 from pyrt.common.errors import SetupError, SpecError
 
@@ -21,7 +23,6 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-MOUNT = "/sys/fs/cgroup"
 _SYSTEMD = ("/org/freedesktop/systemd1", "org.freedesktop.systemd1", "org.freedesktop.systemd1.Manager")
 JOB_TIMEOUT = 30.0  # seconds for systemd to start or stop the unit, as runc waits
 
@@ -153,41 +154,34 @@ class Systemd:
         except DBusErrorResponse as exc:
             raise _BusError(exc.name, " ".join(str(a) for a in exc.data)) from None
 
-    def _job(self, method: str, signature: str, body: tuple[Any, ...], unit: str) -> None:
-        """Call a method that queues a job, and wait until the job is gone (its object disappears from the
-        bus).  Polled rather than taken from JobRemoved signals, which systemd sends only to subscribed
-        clients and which were missed for a stop job of a unit that had just gone inactive."""
-        import time
-
+    def _property(self, path: str, interface: str, name: str) -> Any:
+        """A property of one of systemd's objects; None when the object is gone (or has no such property)."""
         from jeepney import DBusAddress, new_method_call
 
+        props = DBusAddress(path, bus_name=_SYSTEMD[1], interface="org.freedesktop.DBus.Properties")
+        reply = self.conn.send_and_get_reply(new_method_call(props, "Get", "ss", (interface, name)),
+                                             timeout=JOB_TIMEOUT)
+        return None if reply.header.message_type.name == "error" else reply.body[0][1]
+
+    def _job(self, method: str, signature: str, body: tuple[Any, ...], unit: str) -> None:
+        """Call a method that queues a job, and wait until the job's object is gone from the bus.  Polled:
+        systemd's JobRemoved signals go to subscribed clients only, and one was missed for the stop job of
+        a unit that had just gone inactive."""
         job = self._call(method, signature, body)[0]
-        props = DBusAddress(job, bus_name=_SYSTEMD[1], interface="org.freedesktop.DBus.Properties")
         deadline = time.monotonic() + JOB_TIMEOUT
-        while time.monotonic() < deadline:
-            reply = self.conn.send_and_get_reply(new_method_call(props, "Get", "ss", ("org.freedesktop.systemd1.Job",
-                                                                                        "State")),
-                                                 timeout=JOB_TIMEOUT)
-            if reply.header.message_type.name == "error":
-                return  # no such job any more: it finished
+        while self._property(job, "org.freedesktop.systemd1.Job", "State") is not None:
+            if time.monotonic() > deadline:
+                raise SetupError("--systemd-cgroup", f"systemd did not finish {method} of {unit} within "
+                                                     f"{JOB_TIMEOUT:.0f} s")
             time.sleep(0.005)
-        raise SetupError("--systemd-cgroup", f"systemd did not finish {method} of {unit} within {JOB_TIMEOUT:.0f} s")
 
     def active_state(self, unit: str) -> str:
         """The unit's ActiveState ("active", "failed", ...), or "" when systemd has no such unit loaded."""
-        from jeepney import DBusAddress, new_method_call
-
         try:
             path = self._call("GetUnit", "s", (unit,))[0]
         except _BusError:
             return ""
-        props = DBusAddress(path, bus_name=_SYSTEMD[1], interface="org.freedesktop.DBus.Properties")
-        reply = self.conn.send_and_get_reply(new_method_call(props, "Get", "ss", ("org.freedesktop.systemd1.Unit",
-                                                                                    "ActiveState")),
-                                             timeout=JOB_TIMEOUT)
-        if reply.header.message_type.name == "error":
-            return ""
-        return str(reply.body[0][1])
+        return str(self._property(path, "org.freedesktop.systemd1.Unit", "ActiveState") or "")
 
     def start_scope(self, unit: str, slice_name: str, pid: int, settings: dict[str, Any], description: str) -> None:
         """Start the transient scope (or slice) unit with pid in it; a failed leftover of the same name is

@@ -13,10 +13,10 @@ import posixpath
 
 from pyrt.common import caps as capnames
 from pyrt.common import constants as C
+from pyrt.common import lsm_state
 from pyrt.common.constants import RLIMITS
 from pyrt.common.errors import SpecError
 from pyrt.config import mountopts
-from pyrt.linux import lsm
 from pyrt.planning import process_fields
 
 TYPE_CHECKING = False
@@ -240,14 +240,14 @@ def _selinux(label: str, where: str, warnings: list[str]) -> None:
     """pyrt applies no SELinux labels: refused where SELinux enforces, ignored with a warning elsewhere."""
     if not label:
         return
-    if lsm.selinux_enforcing():
+    if lsm_state.selinux_enforcing():
         raise SpecError(where, "SELinux is enforcing on this host and pyrt does not apply SELinux labels")
     warnings.append(f"{where}: SELinux is not enforcing on this host; ignored (as runc does)")
 
 
 def _apparmor(profile: str, where: str, warnings: list[str]) -> str:
     """The profile to ask for at execve; none, with a warning, where AppArmor is off (as runc does)."""
-    if profile and not lsm.apparmor_enabled():
+    if profile and not lsm_state.apparmor_enabled():
         warnings.append(f"{where}.apparmorProfile: AppArmor is not enabled on this host; ignored (as runc does)")
         return ""
     return profile

@@ -116,10 +116,10 @@ def test_device_rules_given_twice_are_written_once_unless_a_deny_came_between() 
 @pytest.fixture
 def fake_lsm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fake /sys for the LSM checks: tests write enabled or enforce into it."""
-    from pyrt.linux import lsm
+    from pyrt.common import lsm_state
 
-    monkeypatch.setattr(lsm, "APPARMOR_ENABLED", str(tmp_path / "apparmor-enabled"))
-    monkeypatch.setattr(lsm, "SELINUX_ENFORCE", str(tmp_path / "selinux-enforce"))
+    monkeypatch.setattr(lsm_state, "APPARMOR_ENABLED", str(tmp_path / "apparmor-enabled"))
+    monkeypatch.setattr(lsm_state, "SELINUX_ENFORCE", str(tmp_path / "selinux-enforce"))
     return tmp_path
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from pyrt.common import cache
+from pyrt.common import cache, lsm_state
 from pyrt.planning.bundle import build_plan, plan_bundle, plan_key
 from pyrt.planning.planner_client import PROTOCOL, check_plan
 from tests.conftest import SHARED, busybox_config, engine_config
@@ -106,5 +106,4 @@ def test_a_changed_config_capability_or_profile_is_a_new_plan(tmp_path: Path, mo
     assert len(os.listdir(tmp_path / "cache" / "plans")) == 5
     assert cache.host_stamp()[-2:] == ((os.path.exists("/sys/fs/cgroup/cgroup.controllers"),
                                         os.path.isdir("/sys/fs/cgroup/unified")),
-                                       (os.path.isdir("/sys/kernel/security/apparmor"),
-                                        os.path.exists("/sys/fs/selinux/enforce")))
+                                       (lsm_state.apparmor_enabled(), lsm_state.selinux_enforcing()))
