@@ -79,6 +79,10 @@ COMMANDS: dict[str, tuple[str, list[Flag], list[tuple[str, bool, Any, str]]]] = 
         (("--cap", "-c"), "cap", "append", None, "add a capability (repeatable)"),
         (("--no-new-privs",), "no_new_privs", "bool", False, "set no_new_privs"),
         (("--preserve-fds",), "preserve_fds", "int", 0, "pass this many fds after stdio to the process"),
+        (("--ignore-paused",), "ignore_paused", "bool", False,
+         "exec in a paused container too (the process stays frozen until resume)"),
+        (("--cgroup",), "cgroup", "append", None,
+         "[CONTROLLER:]SUBCGROUP: run the process in an existing sub-cgroup of the container's (repeatable)"),
     ], [_ID, ("args", False, None, "the command and its arguments")]),
     "start": ("start a created container", [], [_ID]),
     "pause": ("freeze every process of a container", [], [_ID]),
@@ -309,7 +313,7 @@ def _run_id(args: Args) -> tuple[str, str]:
     """runc's form (`run ID` in the bundle) or the mission's (`run DIR`).  What names a path (a "/" in
     it, or a directory when the current one is no bundle) but is no bundle is said to be so, rather
     than refused as an id."""
-    if args.bundle is None:
+    if args.bundle is None and args.id:  # "" is no directory: the id check refuses it
         config = os.path.join(args.id, "config.json")
         if os.path.isfile(config):
             bundle = os.path.abspath(args.id)
@@ -376,7 +380,8 @@ def dispatch(args: Args) -> int:
             process_file=args.process, args=args.args or [], detach=args.detach, tty=args.tty,
             console_socket=args.console_socket, pid_file=args.pid_file, env=args.env or [], cwd=args.cwd,
             user=args.user, additional_gids=args.additional_gids or [], caps=args.cap or [],
-            no_new_privs=args.no_new_privs, preserve_fds=args.preserve_fds))
+            no_new_privs=args.no_new_privs, preserve_fds=args.preserve_fds, ignore_paused=args.ignore_paused,
+            cgroups=args.cgroup or []))
     elif cmd == "start":
         lifecycle.start(store, args.id)
     elif cmd in ("pause", "resume", "update", "ps", "events"):
@@ -443,7 +448,19 @@ def dispatch(args: Args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    log.configure(args.log, args.log_format, args.debug)
+    failed = 255 if args.command == "exec" else 1  # exec's own failures, as runc: 1-254 are the process's
+    if getattr(args, "preserve_fds", 0) > 0:  # checked before pyrt opens anything
+        from pyrt.linux.processes import unpassed_fd
+
+        fd = unpassed_fd(args.preserve_fds)
+        if fd is not None:
+            log.error(f"--preserve-fds {args.preserve_fds}: fd {fd} is not open (pass that many fds after stdio)")
+            return failed
+    try:
+        log.configure(args.log, args.log_format, args.debug)
+    except OSError as exc:
+        log.error(f"--log {args.log}: {exc.strerror}")
+        return failed
     if args.version:
         print(f"pyrt version {VERSION}\ncommit: {commit()}\nspec: {SPEC_VERSION}")
         return 0
@@ -451,21 +468,21 @@ def main(argv: list[str] | None = None) -> int:
         return dispatch(args)
     except PyrtError as exc:
         log.error(str(exc))
-        return 1
+        return failed
     except KeyboardInterrupt:
         log.error("interrupted")
         return 130
     except OSError as exc:
         where = f" {exc.filename}" if exc.filename else ""
         log.error(f"{args.command}{where}: {exc.strerror or exc}")
-        return 1
+        return failed
     except Exception as exc:  # noqa: BLE001 - never a traceback for the user, unless --debug
         if args.debug:
             import traceback
 
             traceback.print_exc()
         log.error(f"internal error in {args.command}: {type(exc).__name__}: {exc}")
-        return 1
+        return failed
 
 
 def entry() -> None:

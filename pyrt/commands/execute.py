@@ -25,11 +25,13 @@ class ExecOptions:
                  tty: bool = False, console_socket: str | None = None, pid_file: str | None = None,
                  env: list[str] | None = None, cwd: str | None = None, user: str | None = None,
                  additional_gids: list[str] | None = None, caps: list[str] | None = None,
-                 no_new_privs: bool = False, preserve_fds: int = 0) -> None:
+                 no_new_privs: bool = False, preserve_fds: int = 0, ignore_paused: bool = False,
+                 cgroups: list[str] | None = None) -> None:
         self.process_file, self.args, self.detach, self.tty = process_file, args or [], detach, tty
         self.console_socket, self.pid_file, self.env, self.cwd = console_socket, pid_file, env or [], cwd
         self.user, self.additional_gids, self.caps = user, additional_gids or [], caps or []
         self.no_new_privs, self.preserve_fds = no_new_privs, preserve_fds
+        self.ignore_paused, self.cgroups = ignore_paused, cgroups or []
 
 
 def _from_flags(base: dict[str, Any], opts: ExecOptions, warnings: list[str]) -> dict[str, Any]:
@@ -39,6 +41,7 @@ def _from_flags(base: dict[str, Any], opts: ExecOptions, warnings: list[str]) ->
         raise PyrtError("exec: a command is required (or --process FILE)")
     proc = dict(base)
     proc["args"] = list(opts.args)
+    proc["terminal"] = False  # a terminal only with --tty, whatever the container's own process has (as runc)
     for i, e in enumerate(opts.env):
         if "=" not in e:
             raise SpecError(f"--env[{i}]", f"expected KEY=VALUE, got {e!r}")
@@ -76,8 +79,9 @@ def exec_process(store: st.Store, cid: str, opts: ExecOptions) -> int:
 
     record = store.read(cid)
     status = st.status(store, record)
-    if status not in ("created", "running"):
-        raise StateError(f"cannot exec in a {status} container")
+    if status not in ("created", "running") and not (status == "paused" and opts.ignore_paused):
+        hint = " (--ignore-paused to exec all the same)" if status == "paused" else ""
+        raise StateError(f"cannot exec in a {status} container{hint}")
     if opts.preserve_fds < 0:
         raise PyrtError(f"--preserve-fds: {opts.preserve_fds} is negative")
     plan = store.read_plan(cid)
@@ -105,9 +109,15 @@ def exec_process(store: st.Store, cid: str, opts: ExecOptions) -> int:
         "preserve_fds": opts.preserve_fds,
         "console_socket": opts.console_socket,
         "in_userns": in_ns(plan, "user"),
+        # a listener gets the exec'd process's notify fd too, with the container's state (as runc)
+        "listener_plan": plan if plan["seccomp"] is not None and plan["seccomp"]["listener"] else None,
     }
+    leaves = sub_cgroups(plan["cgroup_leaves"], opts.cgroups) if opts.cgroups else plan["cgroup_leaves"]
+    log.debug(f"exec {cid}: {proc['args'][0]!r} into the namespaces of init {record['pid']}, cgroups "
+              + ", ".join(leaf["dir"] for leaf in leaves))
     _subreaper()
-    pid, master = parent.spawn_exec(xplan, record["pid"], plan["cgroup_leaves"])
+    pid, master = parent.spawn_exec(xplan, record["pid"], leaves)
+    log.debug(f"exec {cid}: process {pid} started" + (" on a terminal" if proc["terminal"] else ""))
     if opts.pid_file:
         _write_pid_file(opts.pid_file, pid)
     if opts.detach:
@@ -116,8 +126,43 @@ def exec_process(store: st.Store, cid: str, opts: ExecOptions) -> int:
     if master is not None:
         from pyrt.executor.console import proxy
 
-        return proxy(master, pid)
-    return _wait_for(pid)
+        code = proxy(master, pid)
+    else:
+        code = _wait_for(pid)
+    log.debug(f"exec {cid}: process {pid} exited with {code}")
+    return code
 
 
+def sub_cgroups(leaves: list[dict[str, Any]], specs: list[str]) -> list[dict[str, Any]]:
+    """exec --cgroup [CONTROLLER:]SUB (repeatable, as runc): the leaves with SUB, an existing cgroup
+    under the container's own, in place of the container's cgroup (for CONTROLLER's hierarchy only, or
+    for every hierarchy without a controller).  A v1 hierarchy of several controllers (cpu,cpuacct) is
+    named by any of them."""
+    import os
 
+    chosen: dict[str, str] = {}
+    for spec in specs:
+        controller, sep, sub = spec.rpartition(":") if ":" in spec else ("", "", spec)
+        parts = sub.split("/")
+        if not sub or sub.startswith("/") or ".." in parts:
+            raise SpecError("--cgroup", f"{spec!r}: expected [CONTROLLER:]PATH, PATH relative to the container's "
+                            "cgroup and inside it")
+        if sep and not controller:
+            raise SpecError("--cgroup", f"{spec!r}: the controller before ':' is empty")
+        chosen[controller] = sub
+    out = []
+    for leaf in leaves:
+        names = (leaf.get("controllers") or []) if leaf["version"] == 1 else []
+        picked = next((chosen[c] for c in [*names, ""] if c in chosen), None)
+        if picked is None:
+            out.append(leaf)
+            continue
+        path = os.path.join(leaf["dir"], picked)
+        if not os.path.isdir(path):
+            raise SpecError("--cgroup", f"{path}: no such cgroup (it must exist)")
+        out.append({**leaf, "dir": path})
+    known = {c for leaf in leaves for c in (leaf.get("controllers") or [])} | {""}
+    unknown = sorted(set(chosen) - known)
+    if unknown:
+        raise SpecError("--cgroup", f"no cgroup controller {unknown[0]!r} on this host")
+    return out

@@ -50,6 +50,9 @@ MS_I_VERSION = 0x800000
 MS_STRICTATIME = 0x1000000
 MS_LAZYTIME = 0x2000000
 MNT_DETACH = 2
+# The flags a bind remount sets per mount point (the rest belong to the file system or the call).
+MS_PER_MOUNT = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOSYMFOLLOW | MS_NOATIME | MS_NODIRATIME \
+    | MS_RELATIME | MS_STRICTATIME
 
 # mount_setattr(2).
 MOUNT_ATTR_RDONLY = 0x1

@@ -16,11 +16,16 @@ LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 class Logger:
     def __init__(self) -> None:
         self.path: str | None = None
+        self.fd = -1
         self.fmt = "text"
         self.debug_enabled = False
 
     def configure(self, path: str | None, fmt: str, debug: bool) -> None:
+        """--log FILE is opened (made if missing) now, as runc does: a path that cannot be written is an
+        error before anything happens, not a message lost later.  Raises OSError."""
         self.path, self.fmt, self.debug_enabled = path, fmt, debug
+        if path:
+            self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
 
     def _line(self, level: str, msg: str) -> str:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -29,14 +34,10 @@ class Logger:
         return f"time={dumps(stamp)} level={level} msg={dumps(msg)}\n"
 
     def _to_file(self, level: str, msg: str) -> bool:
-        if not self.path:
+        if self.fd < 0:
             return False
         try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
-            try:
-                os.write(fd, self._line(level, msg).encode())
-            finally:
-                os.close(fd)
+            os.write(self.fd, self._line(level, msg).encode())
             return True
         except OSError:
             return False

@@ -22,7 +22,7 @@ def parse(text: str) -> int:
     name = text.strip().upper()
     if name.isdigit():
         num = int(name)
-        if 0 < num <= SIGRTMAX:
+        if 0 <= num <= SIGRTMAX:  # 0: no signal, only the check that the process is there (as runc)
             return num
     else:
         if not name.startswith("SIG"):

@@ -182,7 +182,7 @@ class Linux(_Value):
 class Hook(_Value):
     path: str
     args: tuple[str, ...]
-    env: tuple[str, ...]
+    env: tuple[str, ...] | None
     timeout: int | None
 
 
@@ -242,10 +242,12 @@ def _hook(r: Reader) -> Hook:
     path = r.string("path", required=True) or ""
     if not path.startswith("/"):
         raise SpecError(r.at("path"), f"must be an absolute path, got {path!r}")
-    for i, env in enumerate(r.strs("env")):
-        if "=" not in env:
-            raise SpecError(f"{r.at('env')}[{i}]", f"expected KEY=VALUE, got {env!r}")
-    return Hook(path, r.strs("args"), r.strs("env"), r.integer("timeout", lo=1, hi=2**31 - 1))
+    for i, item in enumerate(r.strs("env")):
+        if "=" not in item:
+            raise SpecError(f"{r.at('env')}[{i}]", f"expected KEY=VALUE, got {item!r}")
+    # env absent (or null): the hook gets the runtime's own environment (as runc and crun); [] is empty
+    env = r.strs("env") if r.has("env") else None
+    return Hook(path, r.strs("args"), env, r.integer("timeout", lo=1, hi=2**31 - 1))
 
 
 def _unique_name(r: Reader, known: Collection[str], seen: set[str], what: str) -> str:

@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any, NoReturn
 
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 TIOCSCTTY, TIOCSWINSZ = 0x540E, 0x5414
 
 
@@ -276,6 +275,38 @@ def _set_user_and_caps(proc: dict[str, Any], in_userns: bool) -> None:
             S.prctl(C.PR_CAP_AMBIENT, C.PR_CAP_AMBIENT_RAISE, cap)
 
 
+def _passwd_home(uid: int) -> str:
+    """HOME for a process whose environment has none: the user's entry in the container's /etc/passwd,
+    else "/" (as runc and crun)."""
+    try:
+        with open("/etc/passwd", errors="replace") as fh:
+            for line in fh:
+                fields = line.rstrip("\n").split(":")
+                if len(fields) >= 6 and fields[2] == str(uid) and fields[5]:
+                    return fields[5]
+    except OSError:
+        pass
+    return "/"
+
+
+def _own_stdio(uid: int) -> None:
+    """Hand stdio to the container's user before the switch (as runc): its uid, the group kept; not
+    /dev/null, and not where the kernel refuses (an unmapped owner, a read-only file system)."""
+    try:
+        null = os.stat("/dev/null").st_rdev
+    except OSError:
+        null = -1
+    for fd in (0, 1, 2):
+        try:
+            st = os.fstat(fd)
+            if st.st_uid == uid or (stat.S_ISCHR(st.st_mode) and st.st_rdev == null):
+                continue
+            os.fchown(fd, uid, st.st_gid)
+        except OSError as err:
+            if err.errno not in (errno.EBADF, errno.EINVAL, errno.EPERM, errno.EROFS):
+                raise
+
+
 def _setgroups_allowed() -> bool:
     try:
         with open("/proc/self/setgroups") as fh:
@@ -298,8 +329,8 @@ def _find_program(proc: dict[str, Any]) -> str:
     arg0: str = proc["args"][0]
     if "/" in arg0:
         candidates = [arg0]
-    else:
-        candidates = [os.path.join(d or ".", arg0) for d in (proc["path"] or DEFAULT_PATH).split(":")]
+    else:  # the process's own PATH only, as runc and crun: none, or an empty one, finds nothing
+        candidates = [os.path.join(d or ".", arg0) for d in proc["path"].split(":")] if proc["path"] else []
     for path in candidates:
         try:
             st = os.stat(path)
@@ -349,6 +380,8 @@ def init(plan: dict[str, Any], sock: _socket.socket, fifo_fd: int, v1_pending: b
             oci_hooks.run_phase(plan["hooks"], "createContainer", states["creating"])
         step = "pivot_root"
         rootfs.pivot(plan)
+        step = "process.cwd"  # made if missing, as root and before the root turns read-only (as runc)
+        os.makedirs(proc["cwd"], 0o755, exist_ok=True)
         if proc["terminal"]:
             step = "console"
             name = _terminal(proc, sock)
@@ -365,7 +398,7 @@ def init(plan: dict[str, Any], sock: _socket.socket, fifo_fd: int, v1_pending: b
             step = "linux.memoryPolicy"
             S.set_mempolicy(plan["memory_policy"]["mode"], plan["memory_policy"]["nodes"])
         fcntl.fcntl(fifo_fd, fcntl.F_SETFL, 0)  # blocking read of the exec fifo
-        program = _become(proc, plan["seccomp"], sock, [fifo_fd], plan["preserve_fds"], in_userns)
+        program, env = _become(proc, plan["seccomp"], sock, [fifo_fd], plan["preserve_fds"], in_userns)
         # After the filter is loaded (with no_new_privs: from here on) init makes only write, read,
         # close and execve calls, as runc: a profile must allow those and nothing more.
         sync.write_raw(sock.fileno(), "ready")
@@ -378,7 +411,6 @@ def init(plan: dict[str, Any], sock: _socket.socket, fifo_fd: int, v1_pending: b
             from pyrt.executor import hooks as oci_hooks
 
             oci_hooks.run_phase(plan["hooks"], "startContainer", states["created"])
-        env = dict(e.split("=", 1) for e in proc["env"])
         os.execve(program, proc["args"], env)
     except BaseException as exc:  # noqa: BLE001 - reported to the parent as data
         if step == "start":  # after `start`: nobody waits for a report; the container's stderr gets it
@@ -388,9 +420,10 @@ def init(plan: dict[str, Any], sock: _socket.socket, fifo_fd: int, v1_pending: b
 
 
 def _become(proc: dict[str, Any], seccomp: dict[str, Any] | None, sock: _socket.socket, keep: list[int],
-            preserve_fds: int, in_userns: bool, for_exec: bool = False) -> str:
+            preserve_fds: int, in_userns: bool, for_exec: bool = False) -> tuple[str, dict[str, str]]:
     """The last steps before execve, shared by init and exec: rlimits, no_new_privs, seccomp, user and
-    capabilities, file descriptors, umask, cwd; returns the program to exec.  Raises StepError."""
+    capabilities, file descriptors, umask, cwd; returns the program to exec and its environment.
+    Raises StepError."""
     step = "rlimits"
     try:
         if for_exec and proc["exec_affinity"] and proc["exec_affinity"]["initial"]:  # never for init (spec)
@@ -420,7 +453,17 @@ def _become(proc: dict[str, Any], seccomp: dict[str, Any] | None, sock: _socket.
             # here too, so that it sees the runtime's longest path after a load
             step = "seccomp"
             _load_seccomp(seccomp, sock)
+        step = "process.cwd"  # entered while privileged; again as the user if only the user may (as runc)
+        try:
+            os.chdir(proc["cwd"])
+            cwd_entered = True
+        except PermissionError:
+            cwd_entered = False
+        env = dict(e.split("=", 1) for e in proc["env"])
+        if not env.get("HOME"):
+            env["HOME"] = _passwd_home(proc["uid"])
         step = "capabilities and user"
+        _own_stdio(proc["uid"])
         _set_user_and_caps(proc, in_userns)
         step = "file descriptors"
         first = 3 + preserve_fds
@@ -434,7 +477,8 @@ def _become(proc: dict[str, Any], seccomp: dict[str, Any] | None, sock: _socket.
                 pass
         os.umask(proc["umask"])
         step = "process.cwd"
-        os.chdir(proc["cwd"])
+        if not cwd_entered:
+            os.chdir(proc["cwd"])
         if not os.getcwd().startswith("/"):
             raise PyrtError(f"process.cwd {proc['cwd']!r} is outside the container")
         program = _find_program(proc)
@@ -450,7 +494,7 @@ def _become(proc: dict[str, Any], seccomp: dict[str, Any] | None, sock: _socket.
         if seccomp is not None and proc["no_new_privs"] and not seccomp.get("record"):
             step = "seccomp"  # as late as the kernel allows: right before execve
             _load_seccomp(seccomp, sock)
-        return program
+        return program, env
     except PyrtError:
         raise
     except BaseException as exc:  # noqa: BLE001 - named with its step
@@ -517,13 +561,12 @@ def exec_process(xplan: dict[str, Any], sock: _socket.socket) -> NoReturn:
     step = "exec"
     try:
         _prctl.prctl(_prctl.PR_SET_DUMPABLE, 0)  # nothing in the container may open this process through /proc
+        os.setsid()  # its own session and process group, terminal or not (as runc)
         if proc["terminal"]:
             step = "console"
-            os.setsid()
             _terminal(proc, sock)
-        program = _become(proc, xplan["seccomp"], sock, [], xplan["preserve_fds"], xplan["in_userns"],
-                          for_exec=True)
-        env = dict(e.split("=", 1) for e in proc["env"])
+        program, env = _become(proc, xplan["seccomp"], sock, [], xplan["preserve_fds"], xplan["in_userns"],
+                               for_exec=True)
         step = f"exec {program}"
         os.execve(program, proc["args"], env)
     except BaseException as exc:  # noqa: BLE001 - reported to the parent as data

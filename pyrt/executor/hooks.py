@@ -9,6 +9,7 @@ exits non-zero, is killed, or outlives its timeout; the error names the hook
 from __future__ import annotations
 
 import time
+from posix import environ as _own_environ  # a hook without env gets pyrt's own (as runc and crun)
 
 from pyrt.common import posixos as os
 from pyrt.common.errors import PyrtError
@@ -31,7 +32,8 @@ def run_phase(hooks: dict[str, list[dict[str, Any]]], phase: str, state_json: by
 def run_one(hook: dict[str, Any], where: str, state_json: bytes) -> None:
     path = hook["path"]
     argv = list(hook.get("args") or []) or [path]
-    env = dict(e.split("=", 1) for e in hook.get("env") or [])
+    given = hook.get("env")
+    env = _own_environ if given is None else dict(e.split("=", 1) for e in given)
     timeout = hook.get("timeout")
     stdin_r, stdin_w = os.pipe()
     out_r, out_w = os.pipe()

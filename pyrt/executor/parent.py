@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pyrt.common import constants as C
 from pyrt.common import faults
 from pyrt.common import posixos as os
 from pyrt.common.constants import CLONE_NEWCGROUP, CLONE_NEWTIME, CLONE_NEWUSER, in_ns
@@ -70,7 +71,7 @@ def begin(plan: dict[str, Any], fifo_path: str) -> Launch:
     floor = 3 + plan["preserve_fds"]
     import _socket
 
-    idmap_fds = _idmap_fds(plan, floor)
+    idmap_fds = _detached_trees(plan, floor)
     parent_sock, child_sock = sync.pair()
     child_sock = _socket.socket(fileno=_high_fd(child_sock.detach(), floor))
     fifo_fd = _high_fd(os.open(fifo_path, os.O_RDWR | os.O_CLOEXEC), floor)
@@ -266,16 +267,43 @@ def _open_cgroup_fds(leaves: list[tuple[str, int]], fds: list[int], floor: int =
             fds.append(_high_fd(os.open(os.path.join(d, "tasks"), os.O_WRONLY | os.O_CLOEXEC), floor))
 
 
-def _idmap_fds(plan: dict[str, Any], floor: int) -> list[int]:
-    """A user namespace fd for each idmapped mount, placed in the plan for init."""
-    fds = []
-    for m in plan["mounts"]:
-        if m.get("idmap"):
-            from pyrt.linux.idmap import userns_fd
+def _detached_trees(plan: dict[str, Any], floor: int) -> list[int]:
+    """Bind mounts made here, as detached trees (open_tree) that init attaches (move_mount), for those
+    init could not make itself: an idmapped one (setting MOUNT_ATTR_IDMAP needs CAP_SYS_ADMIN where the
+    source's file system was mounted), and every bind of a container with a user namespace of its own
+    (its root, an unprivileged uid of the host, may not reach a source below a directory it cannot search;
+    as runc and crun).  Each in the plan's mount as "tree_fd"; returns the fds, closed after the fork."""
+    from pyrt.linux import sys as S
 
-            fd = _high_fd(userns_fd(m["idmap"]["uid_map"], m["idmap"]["gid_map"], f"mount {m['json_path']}"), floor)
-            m["userns_fd"] = fd
-            fds.append(fd)
+    userns = bool(plan["clone_flags"] & CLONE_NEWUSER)
+    fds: list[int] = []
+    try:
+        for m in plan["mounts"]:
+            if not m["bind"] or m["dest"] == "/" or not (m.get("idmap") or userns):
+                continue
+            where = f"mount {m['json_path']}"
+            recursive = bool(m["flags"] & C.MS_REC)
+            try:
+                tree = _high_fd(S.open_tree_clone(m["source"], recursive=recursive), floor)
+            except OSError as exc:
+                raise SetupError(where, f"{m['source']}: {exc.strerror}") from None
+            fds.append(tree)
+            m["tree_fd"] = tree
+            if m.get("idmap"):
+                from pyrt.linux.idmap import userns_fd
+
+                ns = userns_fd(m["idmap"]["uid_map"], m["idmap"]["gid_map"], where)
+                try:
+                    S.mount_setattr(tree, S.MOUNT_ATTR_IDMAP, 0, recursive=recursive, userns_fd=ns)
+                except OSError as exc:
+                    raise SetupError(where, f"{m['source']}: this filesystem cannot be idmapped "
+                                     f"({exc.strerror})") from None
+                finally:
+                    os.close(ns)
+    except BaseException:
+        for fd in fds:
+            os.close(fd)
+        raise
     return fds
 
 
@@ -344,8 +372,9 @@ def _write_maps(pid: int, plan: dict[str, Any]) -> None:
             raise SetupError(field, f"writing /proc/{pid}/{name}: {exc.strerror}") from None
 
 
-def _hand_over_listener(plan: dict[str, Any], pid: int, child_fd: int) -> None:
-    """Send the seccomp notify fd and the container process state to listenerPath (runtime-spec)."""
+def _hand_over_listener(plan: dict[str, Any], pid: int, child_fd: int, init_pid: int = 0) -> None:
+    """Send the seccomp notify fd and the container process state to listenerPath (runtime-spec): pid is
+    the process that loaded the filter (init, or an exec'd process of the running container init_pid)."""
     import json
     import socket
 
@@ -362,7 +391,7 @@ def _hand_over_listener(plan: dict[str, Any], pid: int, child_fd: int) -> None:
         "fds": ["seccompFd"],
         "pid": pid,
         "metadata": listener["metadata"],
-        "state": container_state(plan, "creating", pid),
+        "state": container_state(plan, "running" if init_pid else "creating", init_pid or pid),
     }
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
@@ -426,7 +455,7 @@ def spawn_exec(xplan: dict[str, Any], init_pid: int, cgroup_leaves: list[dict[st
     try:
         if mid:
             _put_in_cgroups(parent_sock, leaves, mid, xplan["in_userns"])
-            pid, early = _pid_of_child(parent_sock, ("console", "error"))
+            pid, early = _pid_of_child(parent_sock, ("console", "error", "seccomp-fd"))
             os.waitpid(mid, 0)
             mid = 0
         master = None
@@ -436,6 +465,10 @@ def spawn_exec(xplan: dict[str, Any], init_pid: int, cgroup_leaves: list[dict[st
                 return pid, master
             if msg2["type"] == "console":
                 master = _console(msg2, xplan["console_socket"])
+                continue
+            if msg2["type"] == "seccomp-fd" and xplan["listener_plan"] is not None:
+                _hand_over_listener(xplan["listener_plan"], pid, int(msg2["fd"]), init_pid)
+                sync.send(parent_sock, "seccomp-done")
                 continue
             raise _init_error(msg2) if msg2["type"] == "error" else ProtocolError(f"unexpected {msg2['type']!r}")
     except BaseException:

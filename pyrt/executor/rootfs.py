@@ -78,6 +78,13 @@ def _mount_point_of(path: str) -> str:
 
 def _target(root_fd: int, m: dict[str, Any]) -> int:
     dest = m["dest"]
+    if m["type"] in ("proc", "sysfs") and dest != "/":
+        # A symlink here would carry the kernel's files anywhere it points (as runc, refused)
+        st = paths.lstat_in_root(root_fd, dest)
+        if st is not None and not stat.S_ISDIR(st.st_mode):
+            what = "a symlink" if stat.S_ISLNK(st.st_mode) else "no directory"
+            raise SetupError(f"mount {m['json_path']}",
+                             f"{dest}: a {m['type']} file system must be mounted on a directory, and that is {what}")
     if m["bind"] and not m["source_is_dir"]:
         return paths.ensure_file(root_fd, dest)
     fd = paths.mkdir_all(root_fd, dest)
@@ -91,12 +98,32 @@ def mount_all(root_fd: int, plan: dict[str, Any], enter_cgroups: Callable[[], No
             if m["type"] == "cgroup":
                 enter_cgroups()
                 _mount_cgroup(root_fd, m, plan)
+            elif m["dest"] == "/":
+                _mount_over_root(root_fd, m, plan["rootfs"])
             else:
                 _mount_one(root_fd, m)
         except SetupError:
             raise
         except OSError as exc:
             raise SetupError(f"mount {m['json_path']}", f"{m['dest']}: {exc.strerror or exc}") from None
+
+
+def _mount_over_root(root_fd: int, m: dict[str, Any], rootfs: str) -> None:
+    """A mount onto / covers the rootfs itself (as runc): root_fd is turned to the new top, so that the
+    mounts after it, the devices and pivot_root all land on it."""
+    flags = m["flags"]
+    if m["bind"]:
+        S.mount(m["source"], rootfs, None, C.MS_BIND | (flags & C.MS_REC), None)
+    else:
+        S.mount(m["source"] or m["type"], rootfs, m["type"], flags, m["data"] or None)
+    top = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    os.dup2(top, root_fd, inheritable=False)
+    os.close(top)
+    extra = flags & ~(C.MS_BIND | C.MS_REC | C.MS_REMOUNT)
+    if m["bind"] and extra:
+        remount(root_fd, extra)
+    for prop in m["propagation"]:
+        S.mount(None, paths.fd_path(root_fd), None, prop, None)
 
 
 def _mount_one(root_fd: int, m: dict[str, Any]) -> None:
@@ -107,10 +134,15 @@ def _mount_one(root_fd: int, m: dict[str, Any]) -> None:
             copy_from = paths.open_in_root(root_fd, m["dest"], os.O_RDONLY | os.O_DIRECTORY)
         flags = m["flags"]
         if m["bind"]:
-            src_st = os.stat(m["source"])
-            if m.get("userns_fd") is not None:
-                _idmapped_bind(m, fd)
+            tree = m.get("tree_fd")  # a bind the parent made (parent._detached_trees): attached here
+            if tree is not None:
+                try:
+                    src_st = os.fstat(tree)
+                    S.move_mount_fd(tree, fd)
+                finally:
+                    os.close(tree)
             else:
+                src_st = os.stat(m["source"])
                 S.mount(m["source"], paths.fd_path(fd), None, C.MS_BIND | (flags & C.MS_REC), None)
             os.close(fd)
             fd = paths.open_in_root(root_fd, m["dest"])
@@ -140,22 +172,6 @@ def _mount_one(root_fd: int, m: dict[str, Any]) -> None:
         os.close(fd)
         if copy_from is not None:
             os.close(copy_from)
-
-
-def _idmapped_bind(m: dict[str, Any], target_fd: int) -> None:
-    """A bind mount whose ids are shifted by the mount's own user namespace (MOUNT_ATTR_IDMAP)."""
-    tree = S.open_tree_clone(m["source"], recursive=bool(m["flags"] & C.MS_REC))
-    try:
-        try:
-            S.mount_setattr(tree, S.MOUNT_ATTR_IDMAP, 0, recursive=bool(m["flags"] & C.MS_REC),
-                            userns_fd=m["userns_fd"])
-        except OSError as exc:
-            raise SetupError(f"mount {m['json_path']}", f"{m['source']}: this filesystem cannot be idmapped "
-                             f"({exc.strerror})") from None
-        S.move_mount_fd(tree, target_fd)
-    finally:
-        os.close(tree)
-        os.close(m["userns_fd"])
 
 
 def _copy_tree(src: int, dst: int) -> None:
@@ -324,12 +340,10 @@ def _bind_host_device(root_fd: int, parent: int, name: str, d: dict[str, Any]) -
 
 
 def dev_symlinks(root_fd: int, plan: dict[str, Any]) -> None:
-    if not plan["dev_mounted"]:
+    if not plan["setup_dev"]:
         return
     links = [("/proc/self/fd", "fd"), ("/proc/self/fd/0", "stdin"), ("/proc/self/fd/1", "stdout"),
-             ("/proc/self/fd/2", "stderr")]
-    if any(m["dest"] == "/dev/pts" for m in plan["mounts"]):
-        links.append(("pts/ptmx", "ptmx"))
+             ("/proc/self/fd/2", "stderr"), ("pts/ptmx", "ptmx")]  # ptmx whether /dev/pts is mounted or not (runc)
     dev = paths.open_in_root(root_fd, "/dev")
     try:
         for target, name in links:
@@ -352,6 +366,7 @@ def pivot(plan: dict[str, Any]) -> None:
     rootfs = plan["rootfs"]
     try:
         if plan["no_pivot"]:
+            _hide_kernel_file_systems(rootfs)
             os.chdir(rootfs)
             S.mount(rootfs, "/", None, C.MS_MOVE, None)
             os.chroot(".")
@@ -376,6 +391,32 @@ def pivot(plan: dict[str, Any]) -> None:
             S.mount(None, "/", None, plan["root_propagation"], None)
     except OSError as exc:
         raise _fail("pivot_root", exc, rootfs) from None
+
+
+def _hide_kernel_file_systems(rootfs: str) -> None:
+    """Without pivot_root the host's mounts stay in the container's mount namespace, beyond its chroot.
+    A whole proc or sysfs among them would let a process inside mount a fresh one (the kernel allows
+    that where a full mount is visible, e.g. from a nested user namespace): detach each, or cover it
+    with a tmpfs where detaching is refused (as runc)."""
+    inside = rootfs.rstrip("/") + "/"
+    with open("/proc/self/mountinfo") as fh:
+        found = []
+        for line in fh:
+            fields = line.split()
+            fstype = fields[fields.index("-") + 1]
+            point = fields[4].replace("\\040", " ")
+            if fields[3] == "/" and fstype in ("proc", "sysfs") and not (point + "/").startswith(inside):
+                found.append(point)
+    for point in found:
+        try:
+            S.mount(None, point, None, C.MS_SLAVE | C.MS_REC, None)  # the detach must not reach the host
+            S.umount2(point, C.MNT_DETACH)
+        except FileNotFoundError:
+            continue  # under a mount already detached
+        except OSError as exc:
+            if exc.errno not in (errno.EINVAL, errno.EPERM):
+                raise
+            S.mount("tmpfs", point, "tmpfs", 0, None)
 
 
 def _proc_fd(root_fd: int) -> int | None:
@@ -437,7 +478,8 @@ def readonly_and_masked(plan: dict[str, Any]) -> None:
                 S.mount(paths.fd_path(fd), paths.fd_path(fd), None, C.MS_BIND | C.MS_REC, None)
                 os.close(fd)
                 fd = paths.open_in_root(root, path)
-                remount(fd, C.MS_RDONLY | C.MS_REC | C.MS_NOSUID | C.MS_NODEV | C.MS_NOEXEC)
+                # read-only, the rest as it was (as runc)
+                remount(fd, C.MS_RDONLY | C.MS_REC | _existing_flags(paths.fd_path(fd)))
             except OSError as exc:
                 raise _fail("readonlyPaths", exc, path) from None
             finally:
@@ -467,6 +509,12 @@ def readonly_and_masked(plan: dict[str, Any]) -> None:
 
 
 def readonly_root(plan: dict[str, Any]) -> None:
+    """/dev read-only when the config asked (planned writable until now), then root.readonly."""
+    if plan["dev_readonly_flags"]:
+        try:
+            remount(None, plan["dev_readonly_flags"], "/dev")
+        except OSError as exc:
+            raise _fail("/dev read-only", exc, "/dev") from None
     if not plan["readonly_root"]:
         return
     try:
@@ -477,7 +525,7 @@ def readonly_root(plan: dict[str, Any]) -> None:
 
 def bind_console(plan: dict[str, Any], pty_name: str) -> None:
     """/dev/console is the container's terminal, as runc makes it (only in a /dev pyrt mounted)."""
-    if not plan["dev_mounted"]:
+    if not plan["setup_dev"]:
         return
     root = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:

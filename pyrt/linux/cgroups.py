@@ -8,6 +8,7 @@ is not a cgroup mount is never written to.  Used by the parent only.
 
 from __future__ import annotations
 
+import errno
 import time
 
 from pyrt.common import posixos as os
@@ -211,7 +212,7 @@ SETTINGS: dict[str, tuple[str, str, str | None, Any]] = {
     "cpu.realtimeRuntime": ("cpu", "cpu.rt_runtime_us", None, lambda v, _: str(v)),
     "cpu.cpus": ("cpuset", "cpuset.cpus", "cpuset.cpus", lambda v, _: str(v)),
     "cpu.mems": ("cpuset", "cpuset.mems", "cpuset.mems", lambda v, _: str(v)),
-    "pids.limit": ("pids", "pids.max", "pids.max", _limit),
+    "pids.limit": ("pids", "pids.max", "pids.max", lambda v, _: "max" if int(v) < 0 else str(v)),  # v1 too
     "blockIO.weight": ("blkio", "blkio.weight", "io.weight",
                        lambda v, ver: str(v) if ver == 1 else f"default {1 + (max(10, v) - 10) * 9999 // 990}"),
     "blockIO.leafWeight": ("blkio", "blkio.leaf_weight", None, lambda v, _: str(v)),
@@ -234,6 +235,10 @@ def apply(leaves: list[str], res: dict[str, Any]) -> None:
         _swap_max(leaves, settings.get("memory.limit"), settings.pop("memory.swap"))
     if "cpu.realtimeRuntime" in settings:
         _rt_parents(leaves, settings)
+    if "cpu.period" in settings and "cpu.quota" in settings:
+        _period_and_quota(leaves, settings.pop("cpu.period"), settings.pop("cpu.quota"))
+    if settings.get("memory.limit", 0) < 0 and "memory.swap" not in settings and _has_memsw(leaves):
+        settings["memory.swap"] = -1  # no memory limit means no memory+swap limit either (as runc)
     if "memory.limit" in settings and "memory.swap" in settings:
         _memory_and_swap(leaves, settings.pop("memory.limit"), settings.pop("memory.swap"))
     for key in sorted(settings, key=lambda k: ORDER.index(k) if k in ORDER else -1):
@@ -348,6 +353,11 @@ def with_versions(leaves: list[str]) -> list[tuple[str, int]]:
     return [(leaf, next((v for m, v in mounts if leaf.startswith(m)), 0)) for leaf in leaves]
 
 
+def _has_memsw(leaves: list[str]) -> bool:
+    found = None if _v2_only(leaves, "memory") else _find(leaves, "memory", "memory.memsw.limit_in_bytes", "\0")
+    return found is not None and os.path.exists(found[0])
+
+
 def _memory_and_swap(leaves: list[str], limit: int, swap: int) -> None:
     """v1 wants memsw >= limit at every moment: raise memsw first when the limit goes up."""
     lim_path, _ = _need(leaves, "memory", "memory.limit_in_bytes", "memory.max", "linux.resources.memory.limit")
@@ -359,6 +369,28 @@ def _memory_and_swap(leaves: list[str], limit: int, swap: int) -> None:
     memsw, mem = (sw_path, swap, "linux.resources.memory.swap"), (lim_path, limit, "linux.resources.memory.limit")
     for path, value, field in [memsw, mem] if limit < 0 or limit > current_swap else [mem, memsw]:
         _write(path, _limit(value, 1), field)
+
+
+def _period_and_quota(leaves: list[str], period: int, quota: int) -> None:
+    """v1 checks quota/period against the parent's limit at every write: the period first (as runc);
+    where the kernel refuses it (the old quota over the new period is more than the parent allows), the
+    quota first and the period after it."""
+    q_path, _ = _need(leaves, "cpu", "cpu.cfs_quota_us", "", "linux.resources.cpu.quota")
+    p_path = os.path.join(os.path.dirname(q_path), "cpu.cfs_period_us")
+    try:
+        fd = os.open(p_path, os.O_WRONLY | os.O_TRUNC | os.O_CLOEXEC)
+        try:
+            os.write(fd, str(period).encode())
+            period_done = True
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        if exc.errno != errno.EINVAL:
+            raise SetupError("linux.resources.cpu.period", f"write {period} to {p_path}: {exc.strerror}") from None
+        period_done = False
+    _write(q_path, str(quota), "linux.resources.cpu.quota")
+    if not period_done:
+        _write(p_path, str(period), "linux.resources.cpu.period")
 
 
 def _rt_parents(leaves: list[str], settings: dict[str, Any]) -> None:

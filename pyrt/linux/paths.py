@@ -147,6 +147,21 @@ def ensure_file(root_fd: int, path: str, mode: int = 0o644, _depth: int = 0) -> 
         os.close(parent)
 
 
+def lstat_in_root(root_fd: int, path: str) -> os.stat_result | None:
+    """What is at ``path`` inside the root, its last component not followed; None when missing."""
+    parent, _, name = _rel(path).rpartition("/")
+    try:
+        dir_fd = open_in_root(root_fd, parent or ".")
+    except FileNotFoundError:
+        return None
+    try:
+        return os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+    finally:
+        os.close(dir_fd)
+
+
 def fd_path(fd: int) -> str:
     return f"/proc/self/fd/{fd}"
 

@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
+import fcntl
+
 from pyrt.common import posixos as os
+
+
+def unpassed_fd(count: int) -> int | None:
+    """The first fd of 3 .. 3+count-1 (what --preserve-fds hands to the container) that the caller left
+    closed, or None.  pyrt refuses those, as runc does: anything pyrt opened there (a state-dir lock, a
+    log) would reach the container instead."""
+    for fd in range(3, 3 + count):
+        try:
+            fcntl.fcntl(fd, fcntl.F_GETFD)
+        except OSError:
+            return fd
+    return None
 
 PF_EXITING = 0x4
 

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 from pyrt.common.constants import NS_FLAGS, NS_PROC_NAMES  # noqa: E402,F401  (re-exported for callers)
 
-# runc's default devices, created in a /dev that the config mounts.
+# runc's default devices, created in /dev unless the config binds a /dev of its own.
 DEFAULT_DEVICES = (
     ("/dev/null", "c", 1, 3), ("/dev/zero", "c", 1, 5), ("/dev/full", "c", 1, 7),
     ("/dev/random", "c", 1, 8), ("/dev/urandom", "c", 1, 9), ("/dev/tty", "c", 5, 0),
@@ -77,19 +77,28 @@ def build(spec: Spec, *, bundle: str, no_pivot: bool = False,
     plan["root_propagation"] = (mountopts.PROPAGATION[spec.linux.rootfs_propagation]
                                 if spec.linux.rootfs_propagation else None)
     plan["readonly_root"] = spec.root_readonly
-    plan["dev_mounted"] = any(m["dest"] == "/dev" for m in plan["mounts"])
-    plan["devices"] = _devices(spec, plan["dev_mounted"])
+    # The runtime supplies /dev's default devices and links unless the config binds a /dev in (as runc).
+    plan["setup_dev"] = not any(m["dest"] == "/dev" and m["bind"] for m in plan["mounts"])
+    plan["devices"] = _devices(spec, plan["setup_dev"])
+    # A read-only /dev is mounted writable and turned read-only once its submounts, devices and links
+    # are in (as runc): mounts under a read-only /dev could not make their mount points.
+    plan["dev_readonly_flags"] = 0  # else the flags of the remount that makes /dev read-only
+    for m in plan["mounts"]:
+        if m["dest"] == "/dev" and not m["bind"] and m["flags"] & C.MS_RDONLY:
+            m["flags"] &= ~C.MS_RDONLY
+            plan["dev_readonly_flags"] = m["flags"] & C.MS_PER_MOUNT | C.MS_RDONLY
     plan["masked_paths"] = list(spec.linux.masked_paths)
     plan["readonly_paths"] = list(spec.linux.readonly_paths)
     plan["sysctl"] = _sysctl(spec, [ns.type for ns in spec.linux.namespaces])
     plan["process"] = _process(spec, warnings)
-    plan["cgroup"] = _cgroup(spec, plan["devices"])
+    plan["cgroup"] = _cgroup(spec)
     plan["personality"] = process_fields.personality(spec.linux.personality, "linux.personality")
     plan["time_offsets"] = process_fields.time_offsets(spec.linux.time_offsets, "linux.timeOffsets", plan["new_ns"])
     plan["memory_policy"] = process_fields.memory_policy(spec.linux.memory_policy, "linux.memoryPolicy")
     plan["net_devices"] = process_fields.net_devices(spec.linux.net_devices, "linux.netDevices",
                                                  any(ns.type == "network" for ns in spec.linux.namespaces))
-    plan["hooks"] = {phase: [{"path": h.path, "args": list(h.args), "env": list(h.env), "timeout": h.timeout}
+    plan["hooks"] = {phase: [{"path": h.path, "args": list(h.args), "env": None if h.env is None else list(h.env),
+                              "timeout": h.timeout}
                              for h in hooks] for phase, hooks in spec.hooks.items()}
     _selinux(spec.process.selinux_label, "process.selinuxLabel", warnings)
     _selinux(spec.linux.mount_label, "linux.mountLabel", warnings)
@@ -178,8 +187,6 @@ def _mount(m: Any, bundle: str, warnings: list[str]) -> dict[str, Any]:
         opts["flags"] = int(opts["flags"]) | C.MS_BIND  # type: ignore[call-overload]
     elif not fstype:
         raise SpecError(f"{m.path}.type", "required for a mount that is not a bind mount")
-    if dest == "/":
-        raise SpecError(f"{m.path}.destination", "mounting over / is not supported")
     idmap = None
     if {"idmap", "ridmap"} & set(opts["extensions"]) and not m.uid_mappings:  # type: ignore[call-overload]
         raise SpecError(f"{m.path}.options", "idmap needs the mount's uidMappings and gidMappings")
@@ -200,9 +207,9 @@ def _mount(m: Any, bundle: str, warnings: list[str]) -> dict[str, Any]:
     }
 
 
-def _devices(spec: Spec, dev_mounted: bool) -> list[dict[str, Any]]:
+def _devices(spec: Spec, setup_dev: bool) -> list[dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
-    if dev_mounted:
+    if setup_dev:
         for path, kind, major, minor in DEFAULT_DEVICES:
             out[path] = {"path": path, "type": kind, "major": major, "minor": minor,
                          "mode": 0o666, "uid": 0, "gid": 0}
@@ -227,6 +234,10 @@ def _sysctl(spec: Spec, new_ns: list[str]) -> list[list[str]]:
             raise SpecError(f"linux.sysctl.{key}", "needs a new ipc namespace")
         if key in ("kernel.hostname", "kernel.domainname") and "uts" not in new_ns:
             raise SpecError(f"linux.sysctl.{key}", "needs a new uts namespace")
+        if key == "kernel.hostname":  # refused even without a hostname field, as runc and crun
+            raise SpecError(f"linux.sysctl.{key}", "conflicts with the config's hostname field: set that")
+        if key == "kernel.domainname" and spec.domainname:
+            raise SpecError(f"linux.sysctl.{key}", "conflicts with the config's domainname field")
         if not (key.startswith(("net.", "kernel.msg", "kernel.sem", "kernel.shm", "fs.mqueue."))
                 or key in ("kernel.hostname", "kernel.domainname")):
             raise SpecError(f"linux.sysctl.{key}", "not a namespaced sysctl: it would change the host")
@@ -304,7 +315,7 @@ def _check_cap_sets(sets: dict[str, int], where: str) -> None:
                             f"{', '.join(capnames.names(extra))} must also be in {rule}")
 
 
-def _cgroup(spec: Spec, devices: list[dict[str, Any]]) -> dict[str, Any]:
+def _cgroup(spec: Spec) -> dict[str, Any]:
     res = spec.linux.resources
     rules: list[list[Any]] = []
     for r in res.devices:
@@ -312,11 +323,10 @@ def _cgroup(spec: Spec, devices: list[dict[str, Any]]) -> dict[str, Any]:
         minor = -1 if r.minor is None else r.minor
         rules.append([r.allow, r.type, major, minor, r.access])
     if rules:
+        # The defaults last, as runc: the config's own rules never take them back.  A device the config
+        # lists is not allowed for it: only its rules allow it (an explicit deny stays a deny).
         for kind, major, minor, access in DEFAULT_DEVICE_RULES:
             rules.append([True, kind, major, minor, access])
-        for d in devices:
-            if d["type"] in ("c", "b"):
-                rules.append([True, d["type"], d["major"], d["minor"], "rwm"])
     return {
         "path": spec.linux.cgroups_path,  # None: /pyrt/<id>
         "settings": dict(res.settings),

@@ -33,8 +33,8 @@ PLAN_TYPES: dict[str, tuple[type, ...]] = {
     "no_pivot": (bool,), "keyring": (bool,), "preserve_fds": (int,), "new_ns": (list,), "clone_flags": (int,),
     "join_ns": (list,), "uid_map": (str,), "gid_map": (str,), "hostname": (str, _NONE), "domainname": (str, _NONE),
     "uts_ns": (bool,), "mounts": (list,), "rootfs_propagation": (int,), "root_propagation": (int, _NONE),
-    "readonly_root": (bool,), "dev_mounted": (bool,), "devices": (list,), "masked_paths": (list,),
-    "readonly_paths": (list,), "sysctl": (list,), "process": (dict,), "cgroup": (dict,),
+    "readonly_root": (bool,), "setup_dev": (bool,), "dev_readonly_flags": (int,), "devices": (list,),
+    "masked_paths": (list,), "readonly_paths": (list,), "sysctl": (list,), "process": (dict,), "cgroup": (dict,),
     "personality": (int, _NONE), "time_offsets": (str, _NONE), "memory_policy": (dict, _NONE),
     "net_devices": (list,), "hooks": (dict,), "seccomp": (dict, _NONE),
 }

@@ -57,11 +57,12 @@ def test_exec_flags(rt: Runtime, running: str) -> None:
 def test_exec_exit_status_and_errors(rt: Runtime, running: str) -> None:
     assert rt("exec", running, "sh", "-c", "exit 5").returncode == 5
     res = rt("exec", running, "nope")
-    assert (res.returncode, res.stderr) == (1, "pyrt: exec: 'nope': executable file not found in $PATH\n")
+    # exec's own failures exit 255, as runc's (1-254 are the process's)
+    assert (res.returncode, res.stderr) == (255, "pyrt: exec: 'nope': executable file not found in $PATH\n")
     res = rt("exec", running)
-    assert res.returncode == 1 and res.stderr == "pyrt: exec: a command is required (or --process FILE)\n"
+    assert res.returncode == 255 and res.stderr == "pyrt: exec: a command is required (or --process FILE)\n"
     res = rt("exec", "--cwd", "/nowhere", running, "true")
-    assert res.returncode == 1 and res.stderr == "pyrt: process.cwd /nowhere: No such file or directory\n"
+    assert res.returncode == 255 and res.stderr == "pyrt: process.cwd /nowhere: No such file or directory\n"
     res = rt("exec", "no-such-container", "true")
     assert res.stderr == "pyrt: container no-such-container does not exist\n"
 
@@ -100,7 +101,7 @@ def test_exec_into_a_stopped_container_is_refused(rt: Runtime) -> None:
     rt("run", "-d", "-b", str(rt.bundle(args=["true"])), cid, check=True)
     rt.wait_status(cid, "stopped")
     res = rt("exec", cid, "true")
-    assert (res.returncode, res.stderr) == (1, "pyrt: cannot exec in a stopped container\n")
+    assert (res.returncode, res.stderr) == (255, "pyrt: cannot exec in a stopped container\n")
     rt("delete", cid, check=True)
 
 

@@ -48,7 +48,7 @@ def test_planted_modules_never_run(rt: Runtime, planted_rootfs: Path, tmp_path: 
     cfg["mounts"].append({"destination": "/out", "type": "bind", "source": str(out), "options": ["rbind"]})
     cfg["process"]["args"] = ["sh", "-c", "echo ok"]
     if failing:
-        cfg["process"]["cwd"] = "/no/such/dir"  # fails inside init, after pivot_root: the error path runs there
+        cfg["process"]["cwd"] = "/etc/passwd"  # fails inside init, after pivot_root: the error path runs there
     res = rt("run", "-b", str(rt.bundle(cfg)), rt.new_id())
     assert res.returncode == (1 if failing else 0), res.stderr
     assert sorted(os.listdir(out)) == [], "a module planted in the rootfs was executed"
@@ -82,8 +82,8 @@ def test_planted_modules_never_run_in_exec(rt: Runtime, planted_rootfs: Path, tm
     rt("run", "-d", "-b", str(rt.bundle(cfg)), cid, check=True)
     try:
         assert rt("exec", cid, "true").returncode == 0
-        assert rt("exec", "--cwd", "/no/such/dir", cid, "true").returncode == 1  # the error path, in the container
-        assert rt("exec", "-t", "--detach", cid, "true").returncode == 1  # refused before anything runs
+        assert rt("exec", "--cwd", "/no/such/dir", cid, "true").returncode == 255  # the error path, in the container
+        assert rt("exec", "-t", "--detach", cid, "true").returncode == 255  # refused before anything runs
         assert sorted(os.listdir(out)) == [], "a module planted in the rootfs was executed by exec"
     finally:
         rt("delete", "--force", cid, check=True)

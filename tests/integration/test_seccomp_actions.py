@@ -69,13 +69,18 @@ def test_nnp_true_loads_after_the_capability_drop(rt: Runtime) -> None:
 
 
 def _listener(path: Path, got: dict[str, Any], errno_answer: int) -> threading.Thread:
-    import pyseccomp
-
-    lib = pyseccomp._libseccomp
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(str(path))
     server.listen(1)
     server.settimeout(20)
+    return _listener_on(server, got, errno_answer)
+
+
+def _listener_on(server: socket.socket, got: dict[str, Any], errno_answer: int) -> threading.Thread:
+    """Take the next runtime's connection on server, answer the first notification with -errno_answer."""
+    import pyseccomp
+
+    lib = pyseccomp._libseccomp
 
     def serve() -> None:
         conn, _ = server.accept()
@@ -163,3 +168,30 @@ def test_wait_killable_recv_with_a_listener(rt: Runtime, tmp_path: Path) -> None
     res = run(rt, cfg, "mkdir /tmp/x 2>&1; echo rc=$?")
     thread.join(10)
     assert res.stdout.splitlines()[-1] == "rc=1" and got.get("respond") == 0, res.stderr
+
+
+def test_exec_hands_its_own_fd_to_the_listener(rt: Runtime, tmp_path: Path) -> None:
+    """exec into a container whose filter notifies: the exec'd process loads the filter too, and the
+    listener gets its fd with the running container's state (as runc); exec once failed on it."""
+    sock = tmp_path / "listener.sock"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(sock))
+    server.listen(2)
+    server.settimeout(20)
+    cfg = with_seccomp({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": str(sock),
+                        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]}, nnp=False)
+    cid = rt.new_id()
+    got: dict[str, Any] = {}
+    first = threading.Thread(target=lambda: got.setdefault("init", server.accept()[0]), daemon=True)
+    first.start()
+    rt("run", "-d", "-b", str(rt.bundle(cfg, args=["sleep", "30"])), cid, check=True)
+    first.join(10)
+    thread = _listener_on(server, got, 95)
+    res = rt("exec", cid, "sh", "-c", "mkdir /tmp/y 2>&1; echo rc=$?")
+    thread.join(10)
+    got["init"].close()
+    rt("delete", "--force", cid, check=True)
+    assert (res.returncode, res.stdout.splitlines()) == (
+        0, ["mkdir: can't create directory '/tmp/y': Operation not supported", "rc=1"]), res.stderr
+    assert got["state"]["state"]["status"] == "running" and got["state"]["state"]["id"] == cid
+    assert 0 < got["state"]["pid"] != got["state"]["state"]["pid"]  # the exec'd process (sh), not init

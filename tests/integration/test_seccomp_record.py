@@ -168,7 +168,7 @@ def test_a_container_killed_mid_recording_leaves_a_valid_profile(rt: Runtime, tm
             time.sleep(0.05)
         time.sleep(0.2)  # sleep is in nanosleep by now
         refused = rt("exec", cid, "true")
-        assert refused.returncode == 1
+        assert refused.returncode == 255  # exec's own failures, as runc
         assert "while it is recorded" in refused.stderr and len(refused.stderr.splitlines()) == 1
         rt("kill", cid, "KILL", check=True)
         assert proc.wait(30) == 137

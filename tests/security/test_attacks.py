@@ -62,12 +62,26 @@ def test_mount_target_symlinks_stay_inside(rt: Runtime, hostile: tuple[Path, Pat
     assert (rootfs / str(host).lstrip("/") / "sub").is_dir()  # created inside the rootfs instead
 
 
-def test_proc_and_dev_replaced_by_symlinks(rt: Runtime, hostile: tuple[Path, Path]) -> None:
-    """CVE-2019-19921 class: /proc (and /dev) in the image point at the host."""
+@pytest.mark.parametrize("name", ["proc", "sys"])
+def test_proc_and_sys_replaced_by_symlinks_are_refused(rt: Runtime, hostile: tuple[Path, Path], name: str) -> None:
+    """CVE-2019-19921 class: /proc or /sys in the image point at the host.  Refused, as runc and crun do:
+    followed inside the root, the link would still put the kernel's files wherever the image says."""
     rootfs, host = hostile
-    for name in ("proc", "dev", "sys"):
-        shutil.rmtree(rootfs / name)
-        (rootfs / name).symlink_to(str(host / name))
+    shutil.rmtree(rootfs / name)
+    (rootfs / name).symlink_to(str(host / name))
+    before = host_mounts()
+    res = rt("run", "-b", str(rt.bundle(config(rootfs), args=["true"])), rt.new_id())
+    host_untouched(host, before)
+    kind = "proc" if name == "proc" else "sysfs"
+    assert (res.returncode, res.stderr) == (1, f"pyrt: mount mounts[{0 if name == 'proc' else 5}]: /{name}: a {kind} "
+                                               "file system must be mounted on a directory, and that is a symlink\n")
+
+
+def test_dev_replaced_by_a_symlink(rt: Runtime, hostile: tuple[Path, Path]) -> None:
+    """/dev in the image points at the host: the tmpfs and the devices land inside the root instead."""
+    rootfs, host = hostile
+    shutil.rmtree(rootfs / "dev")
+    (rootfs / "dev").symlink_to(str(host / "dev"))
     before = host_mounts()
     res = rt("run", "-b", str(rt.bundle(config(rootfs), args=["sh", "-c", "cat /proc/self/status | head -1"])),
              rt.new_id())
