@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import copy
+import hashlib
 import json
 import os
+import shutil
+import stat
 import subprocess
 import tempfile
 import time
@@ -18,9 +22,43 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PYRT = ROOT / ".venv" / "bin" / "pyrt"
 BUSYBOX = ROOT / "bundles" / "busybox"
-ROOTFS = BUSYBOX / "rootfs"
+BUNDLE_ROOTFS = BUSYBOX / "rootfs"  # what the README's commands use: the suite never writes into it
 SHARED = ROOT.parent / "shared"
 IS_ROOT = os.geteuid() == 0
+
+
+def _session_rootfs() -> Path:
+    """A copy of the busybox rootfs for this test session's configs (mount points and nodes land in it,
+    not in the bundle users run); a directory others may search (user namespaces' roots reach it)."""
+    if not BUNDLE_ROOTFS.joinpath("bin", "busybox").exists():
+        return BUNDLE_ROOTFS  # missing: the tests that need it skip, naming scripts/setup
+    top = Path(tempfile.mkdtemp(prefix="pyrt-tests-"))
+    top.chmod(0o755)
+    subprocess.run(["cp", "-a", str(BUNDLE_ROOTFS), str(top / "rootfs")], check=True)
+    pid = os.getpid()
+    atexit.register(lambda: os.getpid() == pid and shutil.rmtree(top, ignore_errors=True))
+    return top / "rootfs"
+
+
+ROOTFS = _session_rootfs()
+
+
+def tree_snapshot(top: Path) -> dict[str, tuple[Any, ...]]:
+    """Every entry under top (not followed): type and mode, owner, size, link target or content hash."""
+    out: dict[str, tuple[Any, ...]] = {}
+    for dirpath, dirnames, filenames in os.walk(top):
+        for name in dirnames + filenames:
+            path = os.path.join(dirpath, name)
+            st = os.lstat(path)
+            if stat.S_ISLNK(st.st_mode):
+                what: Any = os.readlink(path)
+            elif stat.S_ISREG(st.st_mode):
+                with open(path, "rb") as fh:
+                    what = hashlib.sha256(fh.read()).hexdigest()
+            else:
+                what = st.st_rdev
+            out[os.path.relpath(path, top)] = (st.st_mode, st.st_uid, st.st_gid, st.st_size, what)
+    return out
 
 
 def busybox_config() -> dict[str, Any]:
@@ -161,6 +199,16 @@ def reap() -> None:
             return
         if pid == 0:
             return
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _bundle_rootfs_untouched() -> Iterator[None]:
+    """The bundle users run stays as scripts/setup built it: nothing the suite does changes it."""
+    before = tree_snapshot(BUNDLE_ROOTFS) if BUNDLE_ROOTFS.is_dir() else {}
+    yield
+    after = tree_snapshot(BUNDLE_ROOTFS) if BUNDLE_ROOTFS.is_dir() else {}
+    changed = sorted({k for k in before.keys() | after.keys() if before.get(k) != after.get(k)})
+    assert not changed, f"the suite changed {BUNDLE_ROOTFS}: {changed[:12]}"
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from tests.conftest import UNIFIED
 from tests.differential.edits import chain, hooks, process, writable_root
 from tests.differential.harness import Case, ConsoleSocket, Session
 
@@ -89,11 +90,12 @@ def exec_with_cgroup(s: Session) -> str:
     """exec --cgroup into a sub-cgroup made (on the host) under the container's pids cgroup."""
     started(s)
     pid = s.state()["pid"]
-    line = next(ln for ln in Path(f"/proc/{pid}/cgroup").read_text().splitlines() if ":pids:" in ln)
-    sub = Path("/sys/fs/cgroup/pids", line.split(":", 2)[2].lstrip("/"), "sub")
+    kind, base, flag = ("0::", "/sys/fs/cgroup", "sub") if UNIFIED else (":pids:", "/sys/fs/cgroup/pids", "pids:sub")
+    line = next(ln for ln in Path(f"/proc/{pid}/cgroup").read_text().splitlines() if kind in ln)
+    sub = Path(base, line.split(":", 2)[2].lstrip("/"), "sub")
     sub.mkdir()
     try:
-        return s.obs("exec", "--cgroup", "pids:sub", s.id, "sh", "-c", "grep pids: /proc/self/cgroup | sed 's|.*/||'")
+        return s.obs("exec", "--cgroup", flag, s.id, "sh", "-c", f"grep {kind} /proc/self/cgroup | sed 's|.*/||'")
     finally:
         s("kill", s.id, "KILL")
         s.wait("stopped")

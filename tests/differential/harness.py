@@ -74,7 +74,8 @@ class Runner:
 
 
 def runners(tmp: Path) -> dict[str, Runner]:
-    found = {"pyrt": Runner("pyrt", tmp / "pyrt-root", [str(PYRT)])}
+    # PYRT_UNDER_TEST: another pyrt's launcher (an older checkout, to see which cases it fails)
+    found = {"pyrt": Runner("pyrt", tmp / "pyrt-root", [os.environ.get("PYRT_UNDER_TEST") or str(PYRT)])}
     if shutil.which("runc"):
         found["runc"] = Runner("runc", tmp / "runc-root", ["runc"])
     if shutil.which("crun"):
