@@ -36,7 +36,12 @@ def _session_rootfs() -> Path:
     top.chmod(0o755)
     subprocess.run(["cp", "-a", str(BUNDLE_ROOTFS), str(top / "rootfs")], check=True)
     pid = os.getpid()
-    atexit.register(lambda: os.getpid() == pid and shutil.rmtree(top, ignore_errors=True))
+
+    def remove() -> None:
+        if os.getpid() == pid:  # not in a forked child that exits through atexit
+            shutil.rmtree(top, ignore_errors=True)
+
+    atexit.register(remove)
     return top / "rootfs"
 
 
