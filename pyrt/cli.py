@@ -230,8 +230,10 @@ def _argparser() -> argparse.ArgumentParser:
     import argparse
 
     class Parser(argparse.ArgumentParser):
+        command = ""  # the top parser reports a subcommand's unknown flags: the help to point to is its
+
         def error(self, message: str) -> NoReturn:
-            log.error(f"{message} (see '{self.prog} --help')")
+            log.error(f"{message} (see '{self.prog}{' ' + self.command if self.command else ''} --help')")
             sys.exit(2)
 
     def add(p: argparse.ArgumentParser, table: list[Flag]) -> None:
@@ -276,7 +278,8 @@ def _seccomp_parser(sub: Any) -> None:
     p = actions.add_parser("check", help="would the profile allow this call? (exit 0 yes, 1 no, 2 bad input)")
     p.add_argument("profile", help="config.json, OCI section, Docker-format file, or 'default'")
     p.add_argument("syscall", help="a name or a number")
-    p.add_argument("args", nargs="*", help="arguments: integers, decimal or 0x hex")
+    p.add_argument("args", nargs="*", default=[], help="optional: the call's arguments, to check rules that test them "
+                   "(integers, decimal or 0x hex)")
     target(p)
     p = actions.add_parser("explain", help="summarise a profile in plain words")
     p.add_argument("profile")
@@ -292,6 +295,7 @@ def parse_args(argv: list[str]) -> Args:
     if fast is not None:
         return fast
     parser = _argparser()
+    parser.command = next((a for a in argv if a in COMMANDS or a == "seccomp"), "")  # type: ignore[attr-defined]
     ns = parser.parse_args(argv)
     if not ns.command and not ns.version:
         parser.print_usage(sys.stderr)
@@ -310,7 +314,7 @@ def _duration(text: str) -> float:
 
 
 def _run_id(args: Args) -> tuple[str, str]:
-    """runc's form (`run ID` in the bundle) or the mission's (`run DIR`).  What names a path (a "/" in
+    """runc's form (`run ID` in the bundle) or pyrt's own (`run DIR`).  What names a path (a "/" in
     it, or a directory when the current one is no bundle) but is no bundle is said to be so, rather
     than refused as an id."""
     if args.bundle is None and args.id:  # "" is no directory: the id check refuses it

@@ -487,7 +487,9 @@ def run(store: st.Store, cid: str, bundle: str, *, detach: bool = False, keep: b
             previous.merge(obs)
             obs = previous
         rec.write(seccomp_record, rec.profile(obs))
-        log.info(f"seccomp-record: {obs.calls} calls, {len(obs.workload)} syscalls of the workload"
+        ruled = len(obs.workload & set(rec.ARG_RULED))
+        log.info(f"seccomp-record: {obs.calls} calls; the workload made {len(obs.workload)} distinct syscalls ("
+                 f"{len(obs.workload) - ruled} allowed by name, {ruled} under argument rules)"
                  f"{' (merged)' if previous is not None else ''} -> {seccomp_record}")
         return code
     if detach:

@@ -1,4 +1,5 @@
-"""`pyrt spec`: the config.json that `runc spec` writes (runc 1.1.5)."""
+"""`pyrt spec`: the config.json that `runc spec` writes (runc 1.1.5), but for the ociVersion: the version
+of the runtime spec pyrt implements (the one `pyrt --version` prints), not runc's 1.0.2-dev."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 from typing import Any
 
 from pyrt.common.errors import PyrtError
+from pyrt.common.version import SPEC_VERSION
 
 _CAPS = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
 MASKED = ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
@@ -16,7 +18,7 @@ READONLY = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trig
 
 def default_spec() -> dict[str, Any]:
     return {
-        "ociVersion": "1.0.2-dev",
+        "ociVersion": SPEC_VERSION,
         "process": {
             "terminal": True,
             "user": {"uid": 0, "gid": 0},

@@ -70,6 +70,17 @@ class Compiled:
             raise SpecError("SYSCALL", f"unknown syscall {name!r} on {arch}")
         return nr
 
+    def name_of(self, nr: int) -> str | None:
+        """The syscall number nr names on this profile's architecture, or None (libseccomp does not know it)."""
+        from pyrt.seccomp.binding import load
+
+        ps = load()
+        try:
+            return str(ps.resolve_syscall(getattr(ps.Arch, ARCHES[self.arch]), nr).decode())
+        except ValueError:
+            return next((n for n, v in NEWER_X86_64.items() if v == nr), None) if self.arch == "SCMP_ARCH_X86_64" \
+                else None
+
     def decide(self, name: str, args: tuple[int, ...] = (), arch: str | None = None) -> tuple[int, int]:
         """(seccomp return value, number of the instruction that returned it)."""
         arch = arch or self.arch
@@ -179,6 +190,10 @@ def check(source: str, syscall: str, args: list[str], caps: tuple[str, ...], arc
     verdict = bpf.describe(ret)
     allowed = ret & bpf.RET_ACTION_FULL in (bpf.RET_ALLOW, bpf.RET_LOG)
     shown = f"{syscall}({', '.join(hex(v) for v in values)})" if values else syscall
+    if syscall.isdigit():  # a number: the rules name calls, so say (and match) which call it is
+        name = prof.name_of(int(syscall))
+        shown = f"{shown} ({name})" if name else f"{shown} (a number libseccomp names no call)"
+        syscall = name or syscall
     nr = prof.nr(syscall)
     if arch == "SCMP_ARCH_X86_64" and nr in KERNEL_PASSTHROUGH_X86_64:
         return True, (f"{shown}: ALLOW (the filter says {verdict}, but the kernel does not run seccomp filters "
