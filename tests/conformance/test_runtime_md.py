@@ -38,7 +38,7 @@ def test_RT_1_config_json_at_the_bundle_root(rt: Runtime, tmp_path: Path) -> Non
     (b / "sub").mkdir(parents=True)
     (b / "sub" / "config.json").write_text(json.dumps(busybox_config()))
     (b / "Config.json").write_text(json.dumps(busybox_config()))
-    assert "config.json: no such file" in fails(rt, "create", "-b", str(b), rt.new_id())
+    assert f"bundle {b}: no config.json in it" in fails(rt, "create", "-b", str(b), rt.new_id())
 
 
 def test_RT_2_3_4_5_6_7_8_state(rt: Runtime, tmp_path: Path) -> None:

@@ -18,11 +18,15 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         by_area.setdefault(area, Counter())[verdict.split(" (")[0]] += 1
     write(f"{'area':<10} {'cases':>5} {'same':>5} {'refs differ':>11} {'by design':>9}")
     for area, counts in by_area.items():
-        write(f"{area:<10} {sum(counts.values()):>5} {counts['same']:>5} {counts['references differ']:>11} "
-              f"{counts['different by design']:>9}")
+        write(
+            f"{area:<10} {sum(counts.values()):>5} {counts['same']:>5} {counts['references differ']:>11} "
+            f"{counts['different by design']:>9}"
+        )
     total = Counter(v.split(" (")[0] for _a, _n, v, _r in RESULTS)
-    write(f"{'all':<10} {len(RESULTS):>5} {total['same']:>5} {total['references differ']:>11} "
-          f"{total['different by design']:>9}")
+    write(
+        f"{'all':<10} {len(RESULTS):>5} {total['same']:>5} {total['references differ']:>11} "
+        f"{total['different by design']:>9}"
+    )
     for area, name, verdict, reason in RESULTS:
         if verdict != "same":
             write(f"  {area}: {name}: {verdict}: {reason}")

@@ -99,7 +99,8 @@ def test_missing_bundle_and_config(rt: Runtime, tmp_path: Path) -> None:
     assert msg == f"bundle {tmp_path / 'nope'}: no such directory"
     (tmp_path / "empty").mkdir()
     msg = one_line_error(rt("create", "-b", str(tmp_path / "empty"), rt.new_id()))
-    assert msg == f"{tmp_path / 'empty' / 'config.json'}: no such file"
+    assert msg == (f"bundle {tmp_path / 'empty'}: no config.json in it (the bundle is the current directory unless "
+                   "--bundle DIR names one)")
 
 
 @pytest.mark.parametrize("script, expected", [

@@ -30,12 +30,16 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
     (["socket", "2"], 0, "socket(0x2): ALLOW"),
     (["personality", "0xffffffff"], 0, "personality(0xffffffff): ALLOW"),
     (["mseal"], 1, "mseal: ERRNO(ENOSYS)"),
-    (["1000"], 1, "1000: ERRNO(ENOSYS)"),
+    (["1000"], 1, "1000 (a number libseccomp names no call): ERRNO(ENOSYS)"),
+    (["272"], 1, "272 (unshare): ERRNO(EPERM)"),  # a number: the call it stands for, matched by name
+    (["0"], 0, "0 (read): ALLOW"),
 ])
 def test_check_default(capsys: pytest.CaptureFixture[str], call: list[str], code: int, verdict: str) -> None:
     got, out, _ = run_cli(capsys, "seccomp", "check", "default", *call)
     assert (got, out.splitlines()[0]) == (code, verdict)
     assert out.splitlines()[1].startswith("  because: ")
+    if call == ["272"]:
+        assert out.splitlines()[1] == "  because: no rule names unshare: the default action applies: ERRNO(EPERM)"
 
 
 def test_check_with_sys_admin(capsys: pytest.CaptureFixture[str]) -> None:
