@@ -25,7 +25,8 @@ def read_config(bundle: str) -> tuple[bytes, str]:
     except FileNotFoundError:
         if not os.path.isdir(bundle):
             raise SpecError("", f"bundle {bundle}: no such directory") from None
-        raise SpecError("", f"{config_path}: no such file") from None
+        raise SpecError("", f"bundle {os.path.abspath(bundle)}: no config.json in it (the bundle is the current "
+                        "directory unless --bundle DIR names one)") from None
     except OSError as exc:
         raise SpecError("", f"{config_path}: {exc.strerror}") from None
 
