@@ -361,6 +361,8 @@ def dispatch(args: Args) -> int:
         import gc
 
         gc.enable()
+    if cmd in ("create", "run", "exec") and os.geteuid() != 0:
+        raise PyrtError(f"{cmd}: pyrt runs containers as root only (rootless containers are not supported yet)")
     if cmd == "create":
         lifecycle.create(store, args.id, args.bundle or ".", pid_file=args.pid_file, no_pivot=args.no_pivot,
                          no_new_keyring=args.no_new_keyring, preserve_fds=args.preserve_fds,
