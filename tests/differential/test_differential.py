@@ -64,6 +64,8 @@ def _leftovers(h: Harness, before: set[str], pyrt: Outcome) -> list[str]:
     return left + [f"cgroup {d}" for d in pyrt.cgroups_left]
 
 
+@pytest.mark.skipif(UNIFIED, reason="the whole set reads v1 cgroup files: a cgroup v2 host runs "
+                    "test_same_on_a_standard_host")
 @pytest.mark.parametrize("case", CASES, ids=_ids(CASES))
 def test_same_as_the_references(harness: Harness, case: Case) -> None:
     _compare(harness, case)
