@@ -108,9 +108,11 @@ def drop_mount(destination: str) -> Edit:
 
 
 def namespaces(*add: str, drop: tuple[str, ...] = ()) -> Edit:
+    """Namespaces added (unless there: `runc spec` lists a cgroup namespace on a cgroup v2 host) or dropped."""
+
     def edit(cfg: Config) -> None:
         ns = [n for n in cfg["linux"]["namespaces"] if n["type"] not in drop]
-        cfg["linux"]["namespaces"] = ns + [{"type": t} for t in add]
+        cfg["linux"]["namespaces"] = ns + [{"type": t} for t in add if t not in {n["type"] for n in ns}]
 
     return edit
 
