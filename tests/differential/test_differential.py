@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -86,6 +86,8 @@ def test_same_on_a_standard_host(harness: Harness, case: Case) -> None:
 
 def _compare(harness: Harness, case: Case) -> None:
     case = case.for_this_host()
+    if case.follow not in harness.runners:
+        pytest.skip(f"pyrt follows {case.follow} here, which is not installed (scripts/test installs it)")
     before = host_mounts()
     outcomes = {name: harness.run(case, name) for name in ("pyrt", *case.refs) if name in harness.runners}
     pyrt = outcomes.pop("pyrt")
@@ -96,7 +98,7 @@ def _compare(harness: Harness, case: Case) -> None:
     if len({o.observed for o in refs.values()}) > 1:
         assert case.refs_differ, "the references disagree:\n" + _show([*refs.values(), pyrt])
         verdict, reason = f"references differ (pyrt as {case.follow})", case.refs_differ
-    elif case.refs_differ:
+    elif case.refs_differ and len(refs) > 1:
         pytest.fail(
             f"the references were said to differ ({case.refs_differ}) but agree:\n" + _show([*refs.values(), pyrt])
         )
@@ -112,8 +114,8 @@ def _compare(harness: Harness, case: Case) -> None:
     RESULTS.append((case.area, case.name, verdict, reason))
 
 
-def _show(outcomes: object) -> str:
+def _show(outcomes: Iterable[Outcome]) -> str:
     parts = []
-    for o in outcomes:  # type: ignore[attr-defined]
+    for o in outcomes:
         parts.append(f"--- {o.runtime}\n{o.observed}" + (f"[stderr] {o.stderr.strip()}\n" if o.stderr.strip() else ""))
     return "\n".join(parts)
