@@ -381,7 +381,7 @@ def init(plan: dict[str, Any], sock: _socket.socket, fifo_fd: int, v1_pending: b
         step = "pivot_root"
         rootfs.pivot(plan)
         step = "process.cwd"  # made if missing, as root and before the root turns read-only (as runc)
-        os.makedirs(proc["cwd"], 0o755, exist_ok=True)
+        rootfs.make_cwd(proc["cwd"])
         if proc["terminal"]:
             step = "console"
             name = _terminal(proc, sock)

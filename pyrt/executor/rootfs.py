@@ -508,6 +508,19 @@ def readonly_and_masked(plan: dict[str, Any]) -> None:
         os.close(root)
 
 
+def make_cwd(cwd: str) -> None:
+    """process.cwd made where missing (0755, as runc), after pivot_root and resolved inside the new root
+    without magic links: a cwd of /proc/self/fd/N/... must not reach a directory of the host that some
+    fd of this process still holds (CVE-2024-21626's kind)."""
+    root = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.close(paths.mkdir_all(root, cwd))
+    except OSError as exc:
+        raise _fail("process.cwd", exc, cwd) from None
+    finally:
+        os.close(root)
+
+
 def readonly_root(plan: dict[str, Any]) -> None:
     """/dev read-only when the config asked (planned writable until now), then root.readonly."""
     if plan["dev_readonly_flags"]:

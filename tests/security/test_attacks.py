@@ -130,6 +130,25 @@ def test_cwd_through_a_leaked_fd_never_reaches_the_host(rt: Runtime, fd: int, tm
         assert "process.cwd" in res.stderr
 
 
+@pytest.mark.parametrize("fd", range(3, 12))
+def test_a_missing_cwd_is_never_made_through_a_leaked_fd(rt: Runtime, fd: int, tmp_path: Path) -> None:
+    """A missing process.cwd is made (as runc does), but only inside the container: /proc/self/fd/N/made,
+    with the caller holding a host directory open, must not create `made` on the host."""
+    host = tmp_path / "host"
+    host.mkdir()
+    held = [os.open("/", os.O_RDONLY) for _ in range(8)] + [os.open(str(host), os.O_RDONLY)]
+    try:
+        cfg = busybox_config()
+        cfg["root"]["readonly"] = False
+        cfg["process"]["cwd"] = f"/proc/self/fd/{fd}/made"
+        res = rt("run", "-b", str(rt.bundle(cfg, args=["pwd"])), rt.new_id(), pass_fds=tuple(held))
+    finally:
+        for h in held:
+            os.close(h)
+    assert list(host.iterdir()) == [] and not Path("/made").exists(), res.stdout + res.stderr
+    assert res.returncode == 1 and "process.cwd" in res.stderr, res.stdout + res.stderr
+
+
 @pytest.mark.parametrize("fd", range(3, 10))
 def test_exec_cwd_through_a_leaked_fd(rt: Runtime, fd: int, tmp_path: Path) -> None:
     cid = rt.new_id()
