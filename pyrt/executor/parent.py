@@ -279,7 +279,7 @@ def _detached_trees(plan: dict[str, Any], floor: int) -> list[int]:
     fds: list[int] = []
     try:
         for m in plan["mounts"]:
-            if not m["bind"] or m["dest"] == "/" or not (m.get("idmap") or userns):
+            if not m["bind"] or not (m.get("idmap") or userns):
                 continue
             where = f"mount {m['json_path']}"
             recursive = bool(m["flags"] & C.MS_REC)

@@ -65,14 +65,22 @@ def prepare(plan: dict[str, Any]) -> int:
     return os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
 
 
+def _mounts() -> list[tuple[str, str, str]]:
+    """(root within its file system, mount point, file system type) of each mount of this namespace."""
+    out = []
+    with open("/proc/self/mountinfo") as fh:
+        for line in fh:
+            fields = line.split()
+            out.append((fields[3], fields[4].replace("\\040", " "), fields[fields.index("-") + 1]))
+    return out
+
+
 def _mount_point_of(path: str) -> str:
     """The mount point of the mount that holds path (the longest mountinfo prefix)."""
     best = "/"
-    with open("/proc/self/mountinfo") as fh:
-        for line in fh:
-            point = line.split()[4].replace("\\040", " ")
-            if (path == point or path.startswith(point.rstrip("/") + "/")) and len(point) > len(best):
-                best = point
+    for _root, point, _fstype in _mounts():
+        if (path == point or path.startswith(point.rstrip("/") + "/")) and len(point) > len(best):
+            best = point
     return best
 
 
@@ -98,35 +106,26 @@ def mount_all(root_fd: int, plan: dict[str, Any], enter_cgroups: Callable[[], No
             if m["type"] == "cgroup":
                 enter_cgroups()
                 _mount_cgroup(root_fd, m, plan)
-            elif m["dest"] == "/":
-                _mount_over_root(root_fd, m, plan["rootfs"])
             else:
-                _mount_one(root_fd, m)
+                _mount_one(root_fd, m, plan["rootfs"])
         except SetupError:
             raise
         except OSError as exc:
             raise SetupError(f"mount {m['json_path']}", f"{m['dest']}: {exc.strerror or exc}") from None
 
 
-def _mount_over_root(root_fd: int, m: dict[str, Any], rootfs: str) -> None:
-    """A mount onto / covers the rootfs itself (as runc): root_fd is turned to the new top, so that the
-    mounts after it, the devices and pivot_root all land on it."""
-    flags = m["flags"]
-    if m["bind"]:
-        S.mount(m["source"], rootfs, None, C.MS_BIND | (flags & C.MS_REC), None)
-    else:
-        S.mount(m["source"] or m["type"], rootfs, m["type"], flags, m["data"] or None)
-    top = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-    os.dup2(top, root_fd, inheritable=False)
-    os.close(top)
-    extra = flags & ~(C.MS_BIND | C.MS_REC | C.MS_REMOUNT)
-    if m["bind"] and extra:
-        remount(root_fd, extra)
-    for prop in m["propagation"]:
-        S.mount(None, paths.fd_path(root_fd), None, prop, None)
+def _landed(root_fd: int, m: dict[str, Any], rootfs: str) -> int:
+    """An O_PATH fd of the mount just made at m's destination.  A mount onto / covers the rootfs itself
+    (as runc): root_fd is turned to that new top first, so that the mounts after it, the devices and
+    pivot_root all land on it."""
+    if m["dest"] == "/":
+        top = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        os.dup2(top, root_fd, inheritable=False)
+        os.close(top)
+    return paths.open_in_root(root_fd, m["dest"])
 
 
-def _mount_one(root_fd: int, m: dict[str, Any]) -> None:
+def _mount_one(root_fd: int, m: dict[str, Any], rootfs: str) -> None:
     fd = _target(root_fd, m)
     copy_from = None
     try:
@@ -145,7 +144,7 @@ def _mount_one(root_fd: int, m: dict[str, Any]) -> None:
                 src_st = os.stat(m["source"])
                 S.mount(m["source"], paths.fd_path(fd), None, C.MS_BIND | (flags & C.MS_REC), None)
             os.close(fd)
-            fd = paths.open_in_root(root_fd, m["dest"])
+            fd = _landed(root_fd, m, rootfs)
             if not paths.same_file(fd, src_st):
                 raise SetupError(f"mount {m['json_path']}", f"{m['dest']}: the bind mount did not land on its target")
             extra = flags & ~(C.MS_BIND | C.MS_REC | C.MS_REMOUNT)
@@ -154,7 +153,7 @@ def _mount_one(root_fd: int, m: dict[str, Any]) -> None:
         else:
             S.mount(m["source"] or m["type"], paths.fd_path(fd), m["type"], flags, m["data"] or None)
             os.close(fd)
-            fd = paths.open_in_root(root_fd, m["dest"])
+            fd = _landed(root_fd, m, rootfs)
             magic = C.FS_MAGIC.get(m["type"])
             if magic is not None and S.fstatfs_type(fd) != magic and not flags & C.MS_REMOUNT:
                 raise SetupError(f"mount {m['json_path']}", f"{m['dest']}: expected a {m['type']} mount there")
@@ -399,14 +398,8 @@ def _hide_kernel_file_systems(rootfs: str) -> None:
     that where a full mount is visible, e.g. from a nested user namespace): detach each, or cover it
     with a tmpfs where detaching is refused (as runc)."""
     inside = rootfs.rstrip("/") + "/"
-    with open("/proc/self/mountinfo") as fh:
-        found = []
-        for line in fh:
-            fields = line.split()
-            fstype = fields[fields.index("-") + 1]
-            point = fields[4].replace("\\040", " ")
-            if fields[3] == "/" and fstype in ("proc", "sysfs") and not (point + "/").startswith(inside):
-                found.append(point)
+    found = [point for root, point, fstype in _mounts()
+             if root == "/" and fstype in ("proc", "sysfs") and not (point + "/").startswith(inside)]
     for point in found:
         try:
             S.mount(None, point, None, C.MS_SLAVE | C.MS_REC, None)  # the detach must not reach the host
