@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 
 from pyrt.common import posixos as os
+from pyrt.common import privilege
 from pyrt.common.errors import PyrtError
 from pyrt.common.log import log
 from pyrt.common.version import SPEC_VERSION, VERSION, commit
@@ -35,10 +36,13 @@ UPDATE_FLAGS: dict[str, tuple[str, str, str]] = {
 # "bool", "value", "int", "append" (repeatable) or "choice:a,b".  Positionals: (name, required,
 # default, help); a positional named "args" takes the rest of the line verbatim (exec's command).
 GLOBAL_FLAGS: list[Flag] = [
-    (("--root",), "root", "value", "/run/pyrt", "state directory (default /run/pyrt)"),
+    (("--root",), "root", "value", None,
+     "state directory (default /run/pyrt; $XDG_RUNTIME_DIR/pyrt for a normal user)"),
     (("--log",), "log", "value", None, "also write messages to this file"),
     (("--log-format",), "log_format", "choice:text,json", "text", "format of --log: text or json"),
     (("--debug",), "debug", "bool", False, "debug messages"),
+    (("--rootless",), "rootless", "choice:true,false,auto", "auto",
+     "cgroups are optional when rootless: true, false, or auto (rootless unless root of the host)"),
     (("--systemd-cgroup",), "systemd_cgroup", "bool", False,
      "make the container's cgroup a systemd scope (cgroupsPath slice:prefix:name; cgroup v2 hosts)"),
     (("--version", "-v"), "version", "bool", False, "print the version"),
@@ -125,6 +129,7 @@ COMMANDS: dict[str, tuple[str, list[Flag], list[tuple[str, bool, Any, str]]]] = 
         (("--bundle", "-b"), "bundle", "value", ".", "where to write config.json"),
         (("--seccomp",), "seccomp", "choice:default,unconfined", "default",
          "default: Docker's default profile for the config's capabilities; unconfined: none"),
+        (("--rootless",), "spec_rootless", "bool", False, "a config for a container a normal user runs (runc's)"),
     ], []),
 }
 
@@ -350,24 +355,26 @@ def _table(rows: list[dict[str, Any]]) -> str:
 _GC_OFF = frozenset({"create", "start", "state", "kill", "delete", "run", "exec", "list", "ps", "pause", "resume"})
 
 
+_NO_STATE = frozenset({"features", "seccomp", "planner", "cache", "spec"})
+
+
 def dispatch(args: Args) -> int:
     from pyrt.commands import lifecycle
     from pyrt.commands.state import Store
     from pyrt.common.fastjson import dumps
 
-    store = Store(args.root)
     cmd = args.command
     if cmd not in _GC_OFF:
         import gc
 
         gc.enable()
-    if cmd in ("create", "run", "exec") and os.geteuid() != 0:
-        raise PyrtError(f"{cmd}: pyrt runs containers as root only (rootless containers are not supported yet)")
+    store = Store(privilege.state_root(args.root) if cmd not in _NO_STATE else "")
     if cmd == "create":
         lifecycle.create(store, args.id, args.bundle or ".", pid_file=args.pid_file, no_pivot=args.no_pivot,
                          no_new_keyring=args.no_new_keyring, preserve_fds=args.preserve_fds,
                          console_socket=args.console_socket, security_opt=args.security_opt,
-                         network=args.network, systemd_cgroup=args.systemd_cgroup)
+                         network=args.network, systemd_cgroup=args.systemd_cgroup,
+                         rootless=privilege.rootless(args.rootless))
     elif cmd == "run":
         cid, bundle = _run_id(args)
         code = lifecycle.run(store, cid, bundle, detach=args.detach, keep=args.keep, pid_file=args.pid_file,
@@ -375,7 +382,7 @@ def dispatch(args: Args) -> int:
                              preserve_fds=args.preserve_fds, console_socket=args.console_socket,
                              security_opt=args.security_opt, seccomp_record=args.seccomp_record,
                              seccomp_record_merge=args.seccomp_record_merge, network=args.network,
-                             systemd_cgroup=args.systemd_cgroup)
+                             systemd_cgroup=args.systemd_cgroup, rootless=privilege.rootless(args.rootless))
         if args.detach and cid != args.id:
             print(cid)
         return code
@@ -448,7 +455,7 @@ def dispatch(args: Args) -> int:
     elif cmd == "spec":
         from pyrt.config.template import write_spec
 
-        write_spec(args.bundle, seccomp=args.seccomp == "default")
+        write_spec(args.bundle, seccomp=args.seccomp == "default", rootless=args.spec_rootless)
     return 0
 
 

@@ -12,6 +12,7 @@ from pyrt.commands import state as st
 from pyrt.common.constants import in_ns
 from pyrt.common.errors import PyrtError, SpecError, StateError
 from pyrt.common.log import log
+from pyrt.common.privilege import in_user_namespace, unprivileged
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -108,7 +109,8 @@ def exec_process(store: st.Store, cid: str, opts: ExecOptions) -> int:
         "seccomp": plan["seccomp"],
         "preserve_fds": opts.preserve_fds,
         "console_socket": opts.console_socket,
-        "in_userns": in_ns(plan, "user"),
+        "in_userns": in_ns(plan, "user") or in_user_namespace(),
+        "unprivileged": unprivileged(),
         # a listener gets the exec'd process's notify fd too, with the container's state (as runc)
         "listener_plan": plan if plan["seccomp"] is not None and plan["seccomp"]["listener"] else None,
     }

@@ -13,7 +13,7 @@ import time
 
 from pyrt.commands import state as st
 from pyrt.common import constants as C
-from pyrt.common import faults
+from pyrt.common import faults, privilege
 from pyrt.common import posixos as os
 from pyrt.common.errors import PyrtError, SpecError, StateError
 from pyrt.common.log import log
@@ -50,8 +50,8 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
            no_new_keyring: bool = False, preserve_fds: int = 0, console_socket: str | None = None,
            security_opt: str | None = None, foreground: bool = False,
            recorder: Any = None, network: str | None = None, starting: bool = False,
-           on_spawn: Callable[[int], None] | None = None,
-           systemd_cgroup: bool = False) -> tuple[int, int | None, dict[str, Any]]:
+           on_spawn: Callable[[int], None] | None = None, systemd_cgroup: bool = False,
+           rootless: bool = False) -> tuple[int, int | None, dict[str, Any]]:
     """Create the container; returns (init pid, the pty master when a foreground run keeps it, the state
     record as written, which `run` hands to start and delete instead of reading it back: 0.2-0.3 ms each).
 
@@ -59,7 +59,8 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
     caller starts the container at once): the "created" record is written as soon as init's pid is known,
     while init builds its rootfs, unless hooks (which must see "creating") or a network attachment come
     first.  on_spawn is called with init's pid then too.  systemd_cgroup: the cgroup is a transient
-    systemd scope (linux/systemd.py), started with the intermediate process in it."""
+    systemd scope (linux/systemd.py), started with the intermediate process in it.  rootless (runc's
+    --rootless): cgroups nobody lets this user write are left out when the config sets no limits."""
     from pyrt.common import cache
     from pyrt.planning.bundle import plan_bundle
 
@@ -79,6 +80,10 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
     if console_socket and not terminal:
         raise PyrtError("--console-socket needs process.terminal: true")
     plan["id"] = cid
+    plan["unprivileged"] = privilege.unprivileged()
+    plan["caller_in_userns"] = privilege.in_user_namespace()  # rootless Podman's pyrt: uid 0 of its userns
+    if plan["unprivileged"]:
+        _refuse_for_a_user(plan, network)
     if recorder is not None:
         from pyrt.seccomp.recorder import filter_plan
 
@@ -98,7 +103,7 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
     scope = None  # (slice, unit) under the systemd driver
     default_cgroup = plan["cgroup"]["path"] is None and not systemd_cgroup
     if systemd_cgroup:
-        *scope, plan["cgroup"]["path"] = _systemd_cgroup(plan["cgroup"]["path"], cid)
+        *scope, plan["cgroup"]["path"] = _systemd_cgroup(plan["cgroup"]["path"], cid, rootless)
         plan["cgroup"]["systemd"] = True  # init comes through an intermediate: the scope starts with it
     elif default_cgroup:
         plan["cgroup"]["path"] = f"/pyrt/{cid}"
@@ -128,25 +133,28 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
     }
     if scope:
         record["systemd_unit"] = scope[1]  # before the unit is started: a delete after a crash stops it
+        record["systemd_user"] = rootless  # the user's own systemd
     launch = None
     started_unit = False
     written: list[str] = []  # the --pid-file, once written
     try:
         plan["cgroup_leaves"] = cgroups.leaf_dirs(plan["cgroup"]["path"])  # init binds them into its /sys
+        if rootless:
+            _rootless_cgroups(plan, scoped=bool(scope))
         record["cgroup_leaves"] = [h["dir"] for h in plan["cgroup_leaves"]]
         # What create() will make, for a `delete` after this process died; made, it is what create() made.
         record["cgroup_created"] = [] if scope else cgroups.missing(plan["cgroup_leaves"])  # systemd's own
         _own_cgroup([d for d in record["cgroup_leaves"] if d not in record["cgroup_created"]], default_cgroup)
         store.write(cid, record)
         faults.point("state")
-        os.mkfifo(store.fifo(cid), 0o622)
+        os.mkfifo(store.fifo(cid), 0o600)  # only its owner starts the container (init holds an fd of it)
         faults.point("fifo")
         launch = parent.begin(plan, store.fifo(cid))  # its namespaces, while the cgroups are made here
         log.debug("init is forked by " + ("this process, into its namespaces and cgroup2 leaf" if launch.direct
                                           else "an intermediate process, once in the cgroups"))
         if launch.direct is None:
             if scope:
-                _start_scope(scope[1], scope[0], launch.mid, plan["cgroup"], cid)
+                _start_scope(scope[1], scope[0], launch.mid, plan["cgroup"], cid, rootless)
                 started_unit = True
             else:
                 created = cgroups.create(plan["cgroup_leaves"])
@@ -213,7 +221,7 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
         cgroupdirs.remove(created)
         if started_unit:  # never a unit of that name that was there before
             parent.kill_and_reap(*cgroupdirs.pids(record["cgroup_leaves"]))
-            _stop_scope(record["systemd_unit"])
+            _stop_scope(record["systemd_unit"], rootless)
         from pyrt.executor.hooks import HookError
 
         if isinstance(exc, HookError) or getattr(exc, "step", "") == "hooks":
@@ -227,8 +235,56 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
     return pid, master, record
 
 
-def _systemd_cgroup(cgroups_path: str | None, cid: str) -> tuple[str, str, str]:
-    """(slice, unit, cgroupsPath as a path from the cgroup2 root) under the systemd driver."""
+def _refuse_for_a_user(plan: dict[str, Any], network: str | None) -> None:
+    """What a normal user's container cannot have, said before anything is made."""
+    if not C.in_ns(plan, "user") and not any(j[0] == "user" for j in plan["join_ns"]):
+        raise SpecError("linux.namespaces", "a normal user's container needs a user namespace, in which it "
+                        "may be root (`pyrt spec --rootless` writes such a config)")
+    if network not in (None, "none", "host"):
+        raise PyrtError(f"--network {network}: CNI networks need root (a rootless container gets its own "
+                        "network namespace, which rootless engines connect with slirp4netns)")
+    if plan["net_devices"]:
+        raise SpecError("linux.netDevices", "moving a host network device needs root")
+    for m in plan["mounts"]:
+        if m.get("idmap"):
+            raise SpecError(f"{m['json_path']}.uidMappings", "idmapped mounts need root (CAP_SYS_ADMIN where "
+                            "the source's file system was mounted)")
+
+
+def _rootless_cgroups(plan: dict[str, Any], scoped: bool) -> None:
+    """runc's rootless rule: the cgroups this user may not write are left out (the container stays in the
+    caller's, which init binds read-only into its /sys/fs/cgroup), unless the config asks for a limit:
+    then the first limit is named.  Device rules are dropped: without root, nothing can be created that
+    they would guard, and only root may load them (v1 devices files, cgroup2's BPF program).  scoped: under
+    the systemd driver, where the user's systemd makes the cgroup."""
+    from pyrt.linux import cgroups
+
+    if plan["cgroup"]["devices"]:
+        log.debug("rootless: linux.resources.devices is not applied (device nodes are bound from the host)")
+        plan["cgroup"]["devices"] = []
+    if scoped:  # the user's systemd makes the scope, in the subtree it was delegated
+        return
+    leaves = plan["cgroup_leaves"]
+    usable = [h for h in leaves if cgroups.writable(h)]
+    if len(usable) == len(leaves):
+        return
+    field = cgroups.first_limit(plan["cgroup"])
+    if field is not None and not usable:
+        denied = next(h["dir"] for h in leaves if h not in usable)
+        raise SpecError(field, f"cannot be applied: rootless, and this user may not write the container's "
+                        f"cgroup ({denied}); leave limits out, or give a delegated cgroup "
+                        "(--systemd-cgroup with a user systemd, or a cgroupsPath in a delegated subtree)")
+    log.debug("rootless: the container stays in this process's cgroups, which " +
+              ("it may not write: " if not usable else "it may partly write: ") +
+              ", ".join(h["dir"] for h in leaves if h not in usable))
+    plan["cgroup_leaves"] = usable
+    if not usable:
+        plan["cgroup_view"] = cgroups.leaf_dirs("")
+
+
+def _systemd_cgroup(cgroups_path: str | None, cid: str, user: bool) -> tuple[str, str, str]:
+    """(slice, unit, cgroupsPath as a path from the cgroup2 root) under the systemd driver; user (rootless):
+    the user's own systemd, whose units live under its cgroup (user@UID.service), in user.slice by default."""
     from pyrt.linux import cgroups, systemd
 
     if not systemd.running():
@@ -236,21 +292,28 @@ def _systemd_cgroup(cgroups_path: str | None, cid: str) -> tuple[str, str, str]:
     if any(h["version"] == 1 and not h["key"].startswith("name=") for h in cgroups.hierarchies()):
         raise PyrtError("--systemd-cgroup: this host's cgroups are not unified (cgroup v1 controllers are "
                         "mounted); pyrt's systemd driver needs cgroup v2")
-    slice_name, unit, rel = systemd.parse_path(cgroups_path, cid)
-    return slice_name, unit, "/" + rel
+    if not user:
+        slice_name, unit, rel = systemd.parse_path(cgroups_path, cid)
+        return slice_name, unit, "/" + rel
+    with systemd.Systemd(user=True) as bus:
+        base = bus.control_group()
+    if not base:
+        raise PyrtError("--systemd-cgroup: the user's systemd names no cgroup of its own (ControlGroup)")
+    slice_name, unit, rel = systemd.parse_path(cgroups_path, cid, default_slice="user.slice")
+    return slice_name, unit, f"{base.rstrip('/')}/{rel}"
 
 
-def _start_scope(unit: str, slice_name: str, pid: int, cgroup: dict[str, Any], cid: str) -> None:
+def _start_scope(unit: str, slice_name: str, pid: int, cgroup: dict[str, Any], cid: str, user: bool) -> None:
     from pyrt.linux import systemd
 
-    with systemd.Systemd() as bus:
+    with systemd.Systemd(user) as bus:
         bus.start_scope(unit, slice_name, pid, cgroup.get("settings") or {}, f"pyrt container {cid}")
 
 
-def _stop_scope(unit: str) -> None:
+def _stop_scope(unit: str, user: bool) -> None:
     from pyrt.linux import systemd
 
-    with systemd.Systemd() as bus:
+    with systemd.Systemd(user) as bus:
         bus.stop(unit)
 
 
@@ -341,13 +404,23 @@ def state(store: st.Store, cid: str) -> dict[str, Any]:
 
 
 def list_all(store: st.Store) -> list[dict[str, Any]]:
+    """The containers under the store, each with its owner: the user whose its state directory is (runc)."""
+    import pwd
+
     out = []
+    names: dict[int, str] = {}
     for cid in store.ids():
         try:
             view = st.oci_view(store, store.read(cid))
-        except StateError:
+            uid = os.stat(store.dir(cid)).st_uid
+        except (StateError, OSError):
             continue
-        view["owner"] = "root"
+        if uid not in names:
+            try:
+                names[uid] = pwd.getpwuid(uid).pw_name
+            except KeyError:
+                names[uid] = f"#{uid}"
+        view["owner"] = names[uid]
         out.append(view)
     return out
 
@@ -432,7 +505,7 @@ def destroy(store: st.Store, record: dict[str, Any]) -> None:
     created = record.get("cgroup_created", [])
     cgroupdirs.remove(created)
     if record.get("systemd_unit"):
-        _stop_scope(record["systemd_unit"])
+        _stop_scope(record["systemd_unit"], record.get("systemd_user", False))
     if record.get("cgroup_default"):  # /pyrt/<id>: /pyrt is pyrt's own, shared by its containers
         shared = [d for d in cgroupdirs.shared_default_parents(leaves) if d not in created]
         if record.get("status") == "creating" or cgroupdirs.hold_rt_time(shared):
@@ -451,7 +524,7 @@ def run(store: st.Store, cid: str, bundle: str, *, detach: bool = False, keep: b
         pid_file: str | None = None, no_pivot: bool = False, no_new_keyring: bool = False,
         preserve_fds: int = 0, console_socket: str | None = None, security_opt: str | None = None,
         seccomp_record: str | None = None, seccomp_record_merge: bool = False, network: str | None = None,
-        systemd_cgroup: bool = False) -> int:
+        systemd_cgroup: bool = False, rootless: bool = False) -> int:
     """create + start; in the foreground, wait and return the container's exit code."""
     recorder = previous = None
     if seccomp_record_merge and not seccomp_record:
@@ -473,7 +546,7 @@ def run(store: st.Store, cid: str, bundle: str, *, detach: bool = False, keep: b
                              no_new_keyring=no_new_keyring, preserve_fds=preserve_fds, console_socket=console_socket,
                              security_opt=security_opt, foreground=not detach, recorder=recorder,
                              network=network, starting=True, on_spawn=None if detach else forward_signals,
-                             systemd_cgroup=systemd_cgroup)
+                             systemd_cgroup=systemd_cgroup, rootless=rootless)
     except BaseException:
         if recorder is not None:
             recorder.close()

@@ -21,7 +21,15 @@ def _live(store: st.Store, cid: str, allowed: tuple[str, ...], verb: str) -> dic
     if status not in allowed:
         raise StateError(f"cannot {verb} a container that is {status}" if status != "stopped"
                          else "container not running")
+    _need_cgroup(record, verb)
     return record
+
+
+def _need_cgroup(record: dict[str, Any], verb: str) -> None:
+    """A rootless container where the user may write no cgroup has none of its own (as with runc)."""
+    if not record.get("cgroup_leaves") and not record.get("systemd_unit"):
+        raise StateError(f"cannot {verb} container {record['id']}: it has no cgroup of its own (it was created "
+                         "rootless where this user may write no cgroup)")
 
 
 def pause(store: st.Store, cid: str) -> None:
@@ -43,6 +51,7 @@ def resume(store: st.Store, cid: str) -> None:
         record = store.read(cid)
         if st.status(store, record) != "paused":
             raise StateError("container not paused")
+        _need_cgroup(record, "resume")
         cgroups.freeze(record["cgroup_leaves"], False)
     finally:
         os.close(fd)
@@ -99,7 +108,7 @@ def update(store: st.Store, cid: str, resources: str | None, flags: dict[str, tu
         if record.get("systemd_unit"):  # the unit too, or a systemd reload would put the old limits back
             from pyrt.linux import systemd
 
-            with systemd.Systemd() as bus:
+            with systemd.Systemd(record.get("systemd_user", False)) as bus:
                 bus.set_properties(record["systemd_unit"], res.settings)
         cgroups.apply(record["cgroup_leaves"], {"settings": res.settings, "hugepages": list(res.hugepages),
                                                 "unified": res.unified, "io_devices": list(res.io_devices),
@@ -120,7 +129,13 @@ def ps(store: st.Store, cid: str, fmt: str, ps_args: list[str]) -> str:
     from pyrt.linux import cgroupdirs
 
     record = store.read(cid)
-    pids = sorted(set(cgroupdirs.pids(record.get("cgroup_leaves", []))))
+    if record.get("cgroup_leaves"):
+        pids = sorted(set(cgroupdirs.pids(record["cgroup_leaves"])))
+    else:  # rootless without a cgroup: what shares init's pid namespace (init alone without one)
+        from pyrt.linux.processes import same_pid_namespace
+
+        pids = same_pid_namespace(record["pid"]) if st.init_alive(record) and record.get("pid_ns") else (
+            [record["pid"]] if st.init_alive(record) else [])
     if fmt == "json":
         return dumps(pids) + "\n"
     import subprocess
@@ -151,6 +166,7 @@ def events(store: st.Store, cid: str, stats_once: bool, interval: float) -> None
             if stats_once:
                 raise StateError("container not running")
             return
+        _need_cgroup(record, "read the statistics of")
         data = cgroups.read_stats(record["cgroup_leaves"])
         sys.stdout.write(dumps({"type": "stats", "id": cid, "data": data}) + "\n")
         sys.stdout.flush()

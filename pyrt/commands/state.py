@@ -50,7 +50,7 @@ class Store:
     def create(self, container_id: str) -> int:
         """Claim the id: exclusive mkdir, then lock.  Returns the locked directory fd."""
         path = self.dir(container_id)
-        os.makedirs(self.root, mode=0o711, exist_ok=True)
+        os.makedirs(self.root, mode=0o700, exist_ok=True)  # nobody else finds, reads or starts these
         try:
             os.mkdir(path, 0o711)
         except FileExistsError:
@@ -78,8 +78,8 @@ class Store:
     def write(self, container_id: str, state: dict[str, Any]) -> None:
         path = os.path.join(self.dir(container_id), STATE_FILE)
         tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "w") as fh:
-            fh.write(fastjson.dumps(state))
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600), "w") as fh:
+            fh.write(fastjson.dumps(state))  # its owner's alone: other users learn nothing from it
         from pyrt.linux import sys as S  # only create writes state, and it has the syscall layer loaded
 
         S.replace(tmp, path)
@@ -89,7 +89,7 @@ class Store:
         import marshal
 
         path = os.path.join(self.dir(container_id), PLAN_FILE)
-        with open(f"{path}.tmp", "wb") as fh:
+        with open(os.open(f"{path}.tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600), "wb") as fh:
             fh.write(marshal.dumps(plan))
         os.rename(f"{path}.tmp", path)
 

@@ -1,18 +1,19 @@
 """A small content-addressed cache of plain data (marshal), for plans and seccomp BPF.
 
-Contract: entries live in ``$PYRT_CACHE_DIR`` (default /var/cache/pyrt), never
-inside a --root (where a name could be a container id); each is written to a
-temporary file and renamed into place, so concurrent pyrt processes filling the
-same entry both succeed and a reader never sees half an entry; a corrupt or
-truncated entry reads as a miss and is rebuilt; the total size is bounded and the
-oldest entries (by last use) are evicted first.  Only built-in modules are imported.
+Contract: entries live in ``$PYRT_CACHE_DIR`` (default /var/cache/pyrt for root, the
+user's ~/.cache/pyrt for anyone else, none without a home), never inside a --root
+(where a name could be a container id); each is written to a temporary file and
+renamed into place, so concurrent pyrt processes filling the same entry both
+succeed and a reader never sees half an entry; a corrupt or truncated entry reads
+as a miss and is rebuilt; the total size is bounded and the oldest entries (by last
+use) are evicted first.  Only built-in modules are imported.
 """
 
 from __future__ import annotations
 
 import marshal
 
-from pyrt.common import lsm_state
+from pyrt.common import lsm_state, privilege
 from pyrt.common import posixos as os
 from pyrt.common.version import VERSION
 
@@ -34,8 +35,9 @@ MAX_BYTES = 64 << 20
 EVICT_ONE_IN = 16
 
 
-def cache_dir() -> str:
-    return os.getenv("PYRT_CACHE_DIR") or "/var/cache/pyrt"
+def cache_dir() -> str | None:
+    """Per user (common/privilege.py): root's /var/cache/pyrt is never read or written by anyone else."""
+    return privilege.cache_dir()
 
 
 def key(*parts: Any) -> str:
@@ -47,13 +49,12 @@ def key(*parts: Any) -> str:
     return str(h.hexdigest())
 
 
-def _path(kind: str, k: str) -> str:
-    return os.path.join(cache_dir(), kind, k)
-
-
 def get(kind: str, k: str) -> Any:
-    """The cached value, or None on a miss (including a corrupt entry)."""
-    path = _path(kind, k)
+    """The cached value, or None on a miss (including a corrupt entry, and no cache at all)."""
+    top = cache_dir()
+    if top is None:
+        return None
+    path = os.path.join(top, kind, k)
     try:
         with open(path, "rb") as fh:
             raw = fh.read()
@@ -95,8 +96,12 @@ def flush() -> None:
 
 
 def _write(kind: str, k: str, data: bytes) -> None:
-    directory = os.path.join(cache_dir(), kind)
+    top = cache_dir()
+    if top is None:
+        return
+    directory = os.path.join(top, kind)
     try:
+        os.makedirs(top, mode=0o700, exist_ok=True)
         os.makedirs(directory, mode=0o700, exist_ok=True)
         tmp = os.path.join(directory, f".{k}.{os.getpid()}.tmp")
         with open(tmp, "wb") as fh:
@@ -109,9 +114,12 @@ def _write(kind: str, k: str, data: bytes) -> None:
 
 
 def _entries(kind: str) -> list[tuple[float, int, str]]:
-    out = []
+    out: list[tuple[float, int, str]] = []
+    top = cache_dir()
+    if top is None:
+        return out
     try:
-        with os.scandir(os.path.join(cache_dir(), kind)) as it:
+        with os.scandir(os.path.join(top, kind)) as it:
             for e in it:
                 try:
                     st = e.stat(follow_symlinks=False)
@@ -144,7 +152,7 @@ def evict(kind: str, limit: int | None = None) -> int:
 def stats() -> dict[str, Any]:
     out: dict[str, Any] = {"dir": cache_dir(), "limit_bytes_per_kind": MAX_BYTES, "kinds": {}}
     try:
-        kinds = sorted(os.listdir(cache_dir()))
+        kinds = sorted(os.listdir(out["dir"])) if out["dir"] else []
     except OSError:
         kinds = []
     for kind in kinds:

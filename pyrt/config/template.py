@@ -54,12 +54,33 @@ def default_spec() -> dict[str, Any]:
     }
 
 
-def write_spec(bundle: str, seccomp: bool = True) -> None:
-    """runc spec's config.json; with ``seccomp`` also Docker's default profile rendered for its capabilities."""
+def rootless_spec(spec: dict[str, Any], uid: int, gid: int) -> dict[str, Any]:
+    """What `runc spec --rootless` changes: no network namespace (a user may not create the host-facing
+    side of one) and a user namespace mapping root inside to the caller's ids; /sys bound from the host
+    (only a network namespace's owner may mount sysfs); no uid=/gid= mount options (ids the single mapping
+    lacks); no resources (a user may have no cgroup to write)."""
+    linux = spec["linux"]
+    namespaces = [ns for ns in linux["namespaces"] if ns["type"] != "network"] + [{"type": "user"}]
+    spec["linux"] = {"uidMappings": [{"containerID": 0, "hostID": uid, "size": 1}],
+                     "gidMappings": [{"containerID": 0, "hostID": gid, "size": 1}],
+                     **{k: v for k, v in linux.items() if k != "resources"}, "namespaces": namespaces}
+    for m in spec["mounts"]:
+        if m["destination"] == "/sys":
+            m.update(type="none", source="/sys", options=["rbind", *m["options"]])
+        elif "options" in m:
+            m["options"] = [o for o in m["options"] if not o.startswith(("uid=", "gid="))]
+    return spec
+
+
+def write_spec(bundle: str, seccomp: bool = True, rootless: bool = False) -> None:
+    """runc spec's config.json; with ``seccomp`` also Docker's default profile rendered for its capabilities;
+    rootless: what `runc spec --rootless` writes, for the calling user."""
     path = os.path.join(bundle, "config.json")
     if os.path.exists(path):
         raise PyrtError(f"{path} exists: remove it first")
     spec = default_spec()
+    if rootless:
+        spec = rootless_spec(spec, os.geteuid(), os.getegid())
     if seccomp:
         from pyrt.seccomp import profiles
 

@@ -21,7 +21,7 @@ import _prctl  # python-prctl's C module; its Python wrapper builds capability o
 from pyrt.common import constants as C
 from pyrt.common import fastimport, faults
 from pyrt.common import posixos as os
-from pyrt.common.errors import PyrtError
+from pyrt.common.errors import PyrtError, SetupError
 from pyrt.executor import rootfs, sync
 from pyrt.linux import sys as S
 
@@ -71,7 +71,10 @@ def intermediate(plan: dict[str, Any], sock: _socket.socket, fifo_fd: int) -> No
     report its pid."""
     step = "namespaces"
     try:
-        _prctl.prctl(_prctl.PR_SET_DUMPABLE, 0)  # from here on it is inside the container's namespaces
+        # from here on it is inside the container's namespaces; a normal user's pyrt writes A's id maps
+        # itself, which /proc allows only while A is dumpable: A stays so until they are written.
+        if not plan["unprivileged"]:
+            _prctl.prctl(_prctl.PR_SET_DUMPABLE, 0)
         block_imports()
         _join_paths(plan)
         flags = plan["clone_flags"]
@@ -82,6 +85,7 @@ def intermediate(plan: dict[str, Any], sock: _socket.socket, fifo_fd: int) -> No
             sync.expect(sock, "mapped")
             os.setresgid(0, 0, 0)
             os.setresuid(0, 0, 0)
+        _prctl.prctl(_prctl.PR_SET_DUMPABLE, 0)
         step = "namespaces"
         S.unshare(flags & ~(C.CLONE_NEWUSER | C.CLONE_NEWCGROUP))
         if plan["time_offsets"]:
@@ -212,6 +216,16 @@ def _fork(cgroup_fd: int | None) -> int:
         os.close(cgroup_fd)
 
 
+def _undumpable(sec: dict[str, Any] | None, unprivileged: bool) -> None:
+    """Nothing in the container may open this process through /proc, nor (being the same user) ptrace it.
+    Except where a normal user's pyrt must take its seccomp listener (pidfd_getfd, which a non-dumpable
+    process refuses to an unprivileged caller): _load_seccomp makes it so once the listener is taken,
+    and a recording filter's process (--seccomp-record, the user's own foreground run) stays dumpable,
+    as every process is again after its execve."""
+    handing_over = unprivileged and sec is not None and (sec.get("record") or sec.get("notify"))
+    _prctl.prctl(_prctl.PR_SET_DUMPABLE, 1 if handing_over else 0)  # 1: A, its parent, was not
+
+
 def _load_seccomp(sec: dict[str, Any], sock: _socket.socket) -> None:
     if sec.get("record"):
         # --seccomp-record: every syscall after the load waits for the parent, which has no listener
@@ -234,6 +248,7 @@ def _load_seccomp(sec: dict[str, Any], sock: _socket.socket) -> None:
         sync.write_raw(sock.fileno(), "seccomp-fd", fd=fd)
         sync.read_raw(sock.fileno(), "seccomp-done")
         os.close(fd)
+        _prctl.prctl(_prctl.PR_SET_DUMPABLE, 0)
 
 
 def _terminal(proc: dict[str, Any], sock: _socket.socket) -> str:
@@ -265,6 +280,9 @@ def _set_user_and_caps(proc: dict[str, Any], in_userns: bool) -> None:
             _prctl.prctl(_prctl.PR_CAPBSET_DROP, cap)
     if not in_userns or _setgroups_allowed():
         os.setgroups(proc["additional_gids"])
+    elif proc["additional_gids"]:  # a normal user mapped its own gid alone: the kernel denies setgroups
+        raise SetupError("process.user.additionalGids", "this user namespace denies setgroups (a rootless "
+                         "container mapping only your own gid has no supplementary groups)")
     os.setresgid(proc["gid"], proc["gid"], proc["gid"])
     os.setresuid(proc["uid"], proc["uid"], proc["uid"])
     S.capset(caps["effective"], caps["permitted"], caps["inheritable"])
@@ -350,9 +368,9 @@ def init(plan: dict[str, Any], sock: _socket.socket, fifo_fd: int, v1_pending: b
     cgroups were made (born())."""
     step = "init"
     proc = plan["process"]
-    in_userns = C.in_ns(plan, "user")
+    in_userns = C.in_ns(plan, "user") or plan["caller_in_userns"]  # mknod is refused, setgroups may be
     try:
-        _prctl.prctl(_prctl.PR_SET_DUMPABLE, 0)  # nothing in the container may open this process through /proc
+        _undumpable(plan["seccomp"], plan["unprivileged"])
         os.setsid()
         if proc["oom_score_adj"] is not None:
             step = "oomScoreAdj"
@@ -560,7 +578,7 @@ def exec_process(xplan: dict[str, Any], sock: _socket.socket) -> NoReturn:
     proc = xplan["process"]
     step = "exec"
     try:
-        _prctl.prctl(_prctl.PR_SET_DUMPABLE, 0)  # nothing in the container may open this process through /proc
+        _undumpable(xplan["seccomp"], xplan["unprivileged"])
         os.setsid()  # its own session and process group, terminal or not (as runc)
         if proc["terminal"]:
             step = "console"

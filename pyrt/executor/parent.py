@@ -272,10 +272,12 @@ def _detached_trees(plan: dict[str, Any], floor: int) -> list[int]:
     init could not make itself: an idmapped one (setting MOUNT_ATTR_IDMAP needs CAP_SYS_ADMIN where the
     source's file system was mounted), and every bind of a container with a user namespace of its own
     (its root, an unprivileged uid of the host, may not reach a source below a directory it cannot search;
-    as runc and crun).  Each in the plan's mount as "tree_fd"; returns the fds, closed after the fork."""
+    as runc and crun).  Each in the plan's mount as "tree_fd"; returns the fds, closed after the fork.
+    A normal user's pyrt may not clone trees of the host's mounts (open_tree needs CAP_SYS_ADMIN there):
+    init binds by path then, reaching no more than the user can."""
     from pyrt.linux import sys as S
 
-    userns = bool(plan["clone_flags"] & CLONE_NEWUSER)
+    userns = bool(plan["clone_flags"] & CLONE_NEWUSER) and not plan["unprivileged"]
     fds: list[int] = []
     try:
         for m in plan["mounts"]:
@@ -363,12 +365,24 @@ def _init_error(msg: dict[str, Any]) -> InitError:
 
 
 def _write_maps(pid: int, plan: dict[str, Any]) -> None:
+    """A's id mappings.  Root writes them; a normal user may write only a mapping of its own uid and gid
+    (after setgroups "deny", which the kernel asks for that), and any other goes through the setuid
+    helpers newuidmap and newgidmap, which check it against /etc/subuid and /etc/subgid."""
+    from pyrt.linux import idmap
+
+    how = idmap.how_to_map(plan["uid_map"], plan["gid_map"])
     for name in ("uid_map", "gid_map"):
+        field = "linux.uidMappings" if name == "uid_map" else "linux.gidMappings"
+        if how == "helpers":
+            idmap.run_helper(pid, name, plan[name], field)
+            continue
         try:
+            if how == "own" and name == "gid_map":
+                with open(f"/proc/{pid}/setgroups", "w") as fh:
+                    fh.write("deny")
             with open(f"/proc/{pid}/{name}", "w") as fh:
                 fh.write(plan[name])
         except OSError as exc:
-            field = "linux.uidMappings" if name == "uid_map" else "linux.gidMappings"
             raise SetupError(field, f"writing /proc/{pid}/{name}: {exc.strerror}") from None
 
 

@@ -209,7 +209,7 @@ def _mount_cgroup(root_fd: int, m: dict[str, Any], plan: dict[str, Any]) -> None
     host, the container's cgroup2 leaf bound there itself, as the host has its cgroup2 there."""
     flags = m["flags"]
     extra = (flags & ~(C.MS_BIND | C.MS_REC | C.MS_REMOUNT)) | C.MS_NOSUID | C.MS_NODEV | C.MS_NOEXEC
-    leaves = plan["cgroup_leaves"]
+    leaves = plan["cgroup_leaves"] or plan.get("cgroup_view") or []  # a rootless one: the caller's
     if len(leaves) == 1 and leaves[0]["version"] == 2:
         fd = paths.mkdir_all(root_fd, m["dest"])
         try:
@@ -239,7 +239,7 @@ def _mount_cgroup(root_fd: int, m: dict[str, Any], plan: dict[str, Any]) -> None
         raise SetupError(f"mount {m['json_path']}", f"{m['dest']}: expected a tmpfs mount there")
     binds = []
     try:
-        for leaf in plan["cgroup_leaves"]:
+        for leaf in leaves:
             name = leaf["mount"].rsplit("/", 1)[1]
             binds.append(f"{m['dest']}/{name}")
             try:

@@ -85,6 +85,27 @@ def leaf_dirs(cgroups_path: str) -> list[dict[str, Any]]:
     return out
 
 
+def writable(h: dict[str, Any]) -> bool:
+    """Whether this process may make the leaf (its nearest existing directory) and move processes there."""
+    d = h["dir"]
+    while not os.path.isdir(d) and d != h["mount"]:
+        d = os.path.dirname(d)
+    procs = os.path.join(d, "cgroup.procs" if h["version"] == 2 else "tasks")
+    return os.access(d, os.W_OK) and os.access(procs, os.W_OK)
+
+
+def first_limit(res: dict[str, Any]) -> str | None:
+    """The JSON path of the first limit a plan's cgroup section sets, device rules aside; None if none."""
+    for key in sorted(res.get("settings") or {}):
+        return f"linux.resources.{key}"
+    for key, where in (("hugepages", "hugepageLimits"), ("io_devices", "blockIO"), ("rdma", "rdma")):
+        if res.get(key):
+            return f"linux.resources.{where}"
+    for key in sorted(res.get("unified") or {}):
+        return f"linux.resources.unified.{key}"
+    return None
+
+
 def _write(path: str, value: str, field: str = "cgroup") -> None:
     """One write(2) of value (a cgroup file takes each write whole); os-level, as _read: Python's
     buffered open() adds fstat, ioctl and lseek to each of the ~25 files a run touches (13 vs 5 us).

@@ -38,3 +38,30 @@ def userns_fd(uid_map: str, gid_map: str, where: str) -> int:
         os.close(ready_r)
         os.close(hold_w)
         os.waitpid(pid, 0)
+
+
+def how_to_map(uid_map: str, gid_map: str) -> str:
+    """"write" (root: any mapping), "own" (a normal user mapping only its own uid and gid, one id each:
+    written after setgroups "deny") or "helpers" (newuidmap/newgidmap, for ranges from /etc/subuid)."""
+    if os.geteuid() == 0:
+        return "write"
+    own_uid = len(uid_map.split()) == 3 and uid_map.split()[1:] == [str(os.geteuid()), "1"]
+    own_gid = len(gid_map.split()) == 3 and gid_map.split()[1:] == [str(os.getegid()), "1"]
+    return "own" if own_uid and own_gid else "helpers"
+
+
+def run_helper(pid: int, name: str, mapping: str, field: str) -> None:
+    """newuidmap PID (or newgidmap) with the mapping's triples; its refusal is the field's error."""
+    import shutil
+    import subprocess
+
+    helper = "newuidmap" if name == "uid_map" else "newgidmap"
+    path = shutil.which(helper) or (f"/usr/bin/{helper}" if os.path.exists(f"/usr/bin/{helper}") else None)
+    if path is None:
+        raise SetupError(field, f"mapping more than your own id needs {helper} (Debian's uidmap package), "
+                         "which is not installed")
+    done = subprocess.run([path, str(pid), *mapping.split()], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        why = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit status {done.returncode}"
+        src = "/etc/subuid" if name == "uid_map" else "/etc/subgid"
+        raise SetupError(field, f"{helper} refused the mapping ({why}); the ranges must be yours in {src}")

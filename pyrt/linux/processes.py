@@ -50,3 +50,20 @@ def reap_until(pid: int, block: bool) -> int | None:
         if got == pid:
             code = os.waitstatus_to_exitcode(status)
             return 128 - code if code < 0 else code
+
+
+def same_pid_namespace(pid: int) -> list[int]:
+    """The processes in pid's pid namespace (pid itself included) that this user may look at."""
+    try:
+        ns = os.readlink(f"/proc/{pid}/ns/pid")
+    except OSError:
+        return []
+    out = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                if os.readlink(f"/proc/{name}/ns/pid") == ns:
+                    out.append(int(name))
+            except OSError:
+                continue
+    return sorted(out)

@@ -32,9 +32,11 @@ def running() -> bool:
     return os.path.isdir("/run/systemd/system")
 
 
-def parse_path(cgroups_path: str | None, cid: str, default_prefix: str = "pyrt") -> tuple[str, str, str]:
-    """(slice, unit name, the unit's cgroup relative to the cgroup2 mount) for linux.cgroupsPath under the
-    systemd driver; an empty cgroupsPath is system.slice:pyrt:<id>."""
+def parse_path(cgroups_path: str | None, cid: str, default_prefix: str = "pyrt",
+               default_slice: str = "system.slice") -> tuple[str, str, str]:
+    """(slice, unit name, the unit's cgroup relative to its manager's cgroup: the cgroup2 mount for the
+    system's) for linux.cgroupsPath under the systemd driver; an empty cgroupsPath is system.slice:pyrt:<id>
+    (user.slice for a user's systemd)."""
     if not cgroups_path:
         slice_name, prefix, name = "", default_prefix, cid
     else:
@@ -51,7 +53,7 @@ def parse_path(cgroups_path: str | None, cid: str, default_prefix: str = "pyrt")
         unit = name
     else:
         unit = f"{prefix}-{name}.scope" if prefix else f"{name}.scope"
-    slice_name = slice_name or "system.slice"
+    slice_name = slice_name or default_slice
     return slice_name, unit, f"{expand_slice(slice_name)}/{unit}".lstrip("/")
 
 
@@ -120,20 +122,88 @@ def unit_properties(settings: dict[str, Any]) -> list[tuple[str, tuple[str, Any]
     return props
 
 
-class Systemd:
-    """One connection to the system bus's systemd manager."""
+def user_bus_address() -> str:
+    """The user's bus, as a rootless runc finds it: $DBUS_SESSION_BUS_ADDRESS, else $XDG_RUNTIME_DIR/bus."""
+    address = os.getenv("DBUS_SESSION_BUS_ADDRESS")
+    if address:
+        return address
+    xdg = os.getenv("XDG_RUNTIME_DIR")
+    if not xdg:
+        raise SetupError("--systemd-cgroup", "rootless: neither DBUS_SESSION_BUS_ADDRESS nor XDG_RUNTIME_DIR is "
+                         "set, so the user's systemd cannot be found")
+    return f"unix:path={xdg}/bus"
 
-    def __init__(self) -> None:
+
+def _host_uid() -> int:
+    """This process's uid as the host sees it (the bus checks the socket peer's, which the kernel translates):
+    root of a rootless engine's user namespace is the user who made it."""
+    uid = os.geteuid()
+    try:
+        with open("/proc/self/uid_map") as fh:
+            for line in fh:
+                inside, outside, count = (int(x) for x in line.split())
+                if inside <= uid < inside + count:
+                    return outside + uid - inside
+    except (OSError, ValueError):
+        pass
+    return uid
+
+
+def _connect_user_bus(address: str) -> Any:
+    """A connection to the user's bus, authenticated as the host's uid (jeepney would say the uid of this
+    user namespace, which the bus rejects)."""
+    import socket
+    from binascii import hexlify
+
+    from jeepney.bus import get_bus
+    from jeepney.io.blocking import DBusConnection
+
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    try:
+        sock.settimeout(2.0)
+        sock.connect(get_bus(address))
+        sock.sendall(b"\0AUTH EXTERNAL " + hexlify(str(_host_uid()).encode()) + b"\r\n")
+        reply = b""
+        while not reply.endswith(b"\r\n"):
+            chunk = sock.recv(512)
+            if not chunk:
+                break
+            reply += chunk
+        if not reply.startswith(b"OK "):
+            raise OSError(f"the bus refused this user ({reply.decode(errors='replace').strip() or 'no reply'})")
+        sock.sendall(b"BEGIN\r\n")
+        sock.settimeout(None)
+        return DBusConnection(sock)
+    except BaseException:
+        sock.close()
+        raise
+
+
+class Systemd:
+    """One connection to systemd's manager: the system's, or (user=True, rootless) the user's own, on the
+    user's bus."""
+
+    def __init__(self, user: bool = False) -> None:
         try:
             from jeepney import DBusAddress
             from jeepney.io.blocking import open_dbus_connection
         except ImportError as exc:  # pragma: no cover - a broken install
             raise SetupError("--systemd-cgroup", f"the D-Bus client is missing ({exc})") from None
         try:
-            self.conn = open_dbus_connection(bus="SYSTEM")
-        except OSError as exc:
-            raise SetupError("--systemd-cgroup", f"cannot reach systemd on the system bus: {exc}") from None
+            if user:
+                address = user_bus_address()
+                self.conn = _connect_user_bus(address)
+            else:
+                self.conn = open_dbus_connection(bus="SYSTEM")
+        except (OSError, ValueError) as exc:
+            where = f"the user's bus ({address})" if user else "the system bus"
+            raise SetupError("--systemd-cgroup", f"cannot reach systemd on {where}: {exc}") from None
         self.manager = DBusAddress(_SYSTEMD[0], bus_name=_SYSTEMD[1], interface=_SYSTEMD[2])
+
+    def control_group(self) -> str:
+        """The manager's own cgroup: "" for the system's, /user.slice/user-UID.slice/user@UID.service for a
+        user's, under which its slices and scopes live."""
+        return str(self._property(_SYSTEMD[0], _SYSTEMD[2], "ControlGroup") or "")
 
     def close(self) -> None:
         self.conn.close()

@@ -117,6 +117,10 @@ def ask(request: dict[str, Any], timeout: float | None = None,
     meanwhile(), when given, runs once the request is sent, while the planner plans on another CPU (the
     caller's own imports for what follows); the answer is due `timeout` seconds after the request all
     the same."""
+    from pyrt.common import privilege
+
+    if not privilege.host_root():  # the planner is root's, its plans are for root's containers
+        return None, ""
     path = socket_path()
     if not os.path.exists(path):
         return None, ""

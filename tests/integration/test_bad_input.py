@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import BUSYBOX, IS_ROOT, PYRT, Runtime, busybox_config, clear_default_parents, default_parents
+from tests.conftest import Runtime, busybox_config, clear_default_parents, default_parents
 
 pytestmark = pytest.mark.root
 
@@ -195,16 +194,3 @@ def test_warnings_go_to_the_log_when_given(rt: Runtime, tmp_path: Path) -> None:
     assert "CAP_NOT_REAL" in json.loads(log.read_text().splitlines()[0])["msg"]
     res = rt("run", "-b", str(rt.bundle(cfg)), rt.new_id())
     assert res.stderr.startswith("pyrt: warning: process.capabilities.bounding: ignoring unknown")
-
-
-@pytest.mark.parametrize("argv", [["run", str(BUSYBOX)], ["create", "--bundle", str(BUSYBOX), "x"],
-                                  ["exec", "x", "true"]])
-def test_a_normal_user_is_told_rootless_is_not_supported(tmp_path: Path, argv: list[str]) -> None:
-    """Not root: one line saying so, rather than a permission error on a state directory."""
-    if not IS_ROOT:
-        pytest.skip("needs root to become a normal user")
-    res = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", str(PYRT), "--root",
-                          str(tmp_path / "state"), *argv], capture_output=True, text=True, cwd="/")
-    message = f"pyrt: {argv[0]}: pyrt runs containers as root only (rootless containers are not supported yet)\n"
-    assert (res.returncode, res.stderr) == (255 if argv[0] == "exec" else 1, message)
-    assert not (tmp_path / "state").exists()

@@ -1,0 +1,93 @@
+"""Who is calling pyrt: root of the host, a normal user, or root of a user namespace that is not the
+initial one (how rootless Podman calls a runtime); and what follows from it: where state and caches
+live, and whether cgroups are optional (runc's --rootless).  Built-in modules only: every command asks.
+"""
+
+from __future__ import annotations
+
+from pyrt.common import posixos as os
+from pyrt.common.errors import PyrtError
+
+ROOT_STATE_DIR = "/run/pyrt"
+ROOT_CACHE_DIR = "/var/cache/pyrt"
+_FULL_MAP = ["0", "0", "4294967295"]
+_seen: list[bool] = []
+
+
+def in_user_namespace() -> bool:
+    """Whether this process runs in a user namespace other than the initial one (as runc decides: its
+    uid_map is anything but the identity of all 2^32-1 ids)."""
+    if not _seen:
+        try:
+            with open("/proc/self/uid_map") as fh:
+                _seen.append(fh.read().split() != _FULL_MAP)
+        except OSError:
+            _seen.append(False)
+    return _seen[0]
+
+
+def host_root() -> bool:
+    """Root of the host: euid 0 in the initial user namespace."""
+    return os.geteuid() == 0 and not in_user_namespace()
+
+
+def unprivileged() -> bool:
+    """A normal user (euid not 0): no capability outside the user namespaces it makes."""
+    return os.geteuid() != 0
+
+
+def rootless(flag: str) -> bool:
+    """runc's --rootless true|false|auto: whether cgroups are optional (a config without limits runs
+    where no cgroup may be written).  auto: anyone but root of the host."""
+    if flag == "true":
+        return True
+    if flag == "false":
+        return False
+    return not host_root()
+
+
+def _honour_xdg() -> bool:
+    """runc's rule: a normal user's XDG_RUNTIME_DIR; root of a user namespace's too unless USER=root."""
+    if unprivileged():
+        return True
+    return in_user_namespace() and os.getenv("USER") != "root"
+
+
+def state_root(given: str | None) -> str:
+    """The --root to use: the one given, /run/pyrt for root, else $XDG_RUNTIME_DIR/pyrt, which must be
+    this user's own directory (a clear error otherwise, never someone else's state)."""
+    if given is not None:
+        return given
+    xdg = os.getenv("XDG_RUNTIME_DIR") or ""
+    if not unprivileged() and not (xdg and _honour_xdg()):
+        return ROOT_STATE_DIR
+    if not xdg:
+        raise PyrtError("XDG_RUNTIME_DIR is not set: a normal user's containers keep their state in "
+                        "$XDG_RUNTIME_DIR/pyrt (log in through PAM, or give --root DIR)")
+    try:
+        st = os.stat(xdg)
+    except OSError as exc:
+        raise PyrtError(f"XDG_RUNTIME_DIR={xdg}: {exc.strerror}") from None
+    if st.st_mode & 0o170000 != 0o040000:
+        raise PyrtError(f"XDG_RUNTIME_DIR={xdg}: not a directory")
+    if st.st_uid != os.geteuid():
+        raise PyrtError(f"XDG_RUNTIME_DIR={xdg}: owned by uid {st.st_uid}, not by this user (uid {os.geteuid()}); "
+                        "give --root DIR or set XDG_RUNTIME_DIR to your own directory")
+    return os.path.join(xdg, "pyrt")
+
+
+def cache_dir() -> str | None:
+    """$PYRT_CACHE_DIR; /var/cache/pyrt for root of the host; else the user's own ($XDG_CACHE_HOME/pyrt
+    or ~/.cache/pyrt), never root's; None (no cache) when the user has no home to keep one in."""
+    given = os.getenv("PYRT_CACHE_DIR")
+    if given:
+        return given
+    if host_root():
+        return ROOT_CACHE_DIR
+    xdg = os.getenv("XDG_CACHE_HOME")
+    if xdg and xdg.startswith("/"):
+        return os.path.join(xdg, "pyrt")
+    home = os.getenv("HOME")
+    if home and home.startswith("/") and home != "/":
+        return os.path.join(home, ".cache", "pyrt")
+    return None
