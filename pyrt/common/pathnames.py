@@ -105,3 +105,14 @@ def resolved(path: str) -> str:
         return posix.readlink(f"/proc/self/fd/{fd}")
     finally:
         posix.close(fd)
+
+
+def unreachable(path: str) -> str | None:
+    """Why path cannot be stat'ed ("no such file or directory", "permission denied"...), or None."""
+    try:
+        posix.stat(path)
+    except OSError as exc:
+        return (exc.strerror or str(exc)).lower()
+    except ValueError as exc:
+        return str(exc)
+    return None

@@ -148,5 +148,6 @@ def recheck_host(plan: dict[str, Any]) -> None:
         if not os.path.exists(path):
             raise SpecError("linux.namespaces", f"{ns_type} namespace {path}: no such file")
     for m in plan["mounts"]:
-        if m["bind"] and not os.path.exists(m["source"]):
-            raise SpecError(f"{m['json_path']}.source", f"{m['source']}: no such file or directory")
+        why = os.path.unreachable(m["source"]) if m["bind"] else None
+        if why is not None:
+            raise SpecError(f"{m['json_path']}.source", f"{m['source']}: {why}")

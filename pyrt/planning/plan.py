@@ -16,6 +16,7 @@ from pyrt.common import constants as C
 from pyrt.common import lsm_state
 from pyrt.common.constants import RLIMITS
 from pyrt.common.errors import SpecError
+from pyrt.common.pathnames import unreachable
 from pyrt.config import mountopts
 from pyrt.planning import process_fields
 
@@ -182,8 +183,9 @@ def _mount(m: Any, bundle: str, warnings: list[str]) -> dict[str, Any]:
             raise SpecError(f"{m.path}.source", "a bind mount needs a source")
         if not source.startswith("/"):
             source = os.path.join(bundle, source)
-        if not os.path.exists(source):
-            raise SpecError(f"{m.path}.source", f"{source}: no such file or directory")
+        why = unreachable(source)
+        if why is not None:
+            raise SpecError(f"{m.path}.source", f"{source}: {why}")
         opts["flags"] = int(opts["flags"]) | C.MS_BIND  # type: ignore[call-overload]
     elif not fstype:
         raise SpecError(f"{m.path}.type", "required for a mount that is not a bind mount")
