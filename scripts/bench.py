@@ -304,8 +304,15 @@ def main() -> None:
     parser.add_argument("--against", metavar="CHECKOUT",
                         help="instead of runc, time another pyrt checkout (its .venv set up by its scripts/setup) "
                              "against this one, interleaved")
+    parser.add_argument("--rootless", action="store_true",
+                        help="`run` as a throwaway normal user: pyrt against runc, and pyrt rootless against root")
     opts = parser.parse_args()
     n = opts.n
+    if opts.rootless:
+        from bench_rootless import rootless
+
+        rootless(n)
+        return
     if opts.against:
         against(n, opts.against)
         return

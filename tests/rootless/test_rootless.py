@@ -17,7 +17,7 @@ import pytest
 from tests.conftest import PYRT, Runtime, host_mounts, reap
 from tests.rootless_user import UserRuntime
 
-pytestmark = pytest.mark.root
+pytestmark = [pytest.mark.root, pytest.mark.rootless]
 
 
 def host_status(pid: int, field: str) -> list[str]:
@@ -262,17 +262,34 @@ def test_root_s_containers_are_out_of_reach(urt: UserRuntime, rt: Runtime) -> No
     assert urt("delete", "--force", mine).returncode == 0
 
 
-def test_hostile_rootfs_symlinks_stay_inside(urt: UserRuntime) -> None:
-    """The image's symlinks at mount destinations resolve inside its root, as for root's containers: the
-    host directory they aim at (the user's own) gets no mount and no new file."""
-    rootfs = urt.dir / "rootfs"
+def hostile(urt: UserRuntime) -> tuple[Path, Path]:
+    """A copy of the user's rootfs and a 'host' directory (the user's own) its symlinks will aim at."""
+    rootfs = urt.dir / f"rootfs-{len(list(urt.dir.iterdir()))}"
     subprocess.run(["cp", "-a", str(urt.user.rootfs), str(rootfs)], check=True)
-    host = urt.dir / "host"
+    host = urt.dir / f"host-{rootfs.name}"
     host.mkdir()
     (host / "secret").write_text("host data\n")
+    return rootfs, host
+
+
+def owned(urt: UserRuntime, *paths: Path) -> None:
+    subprocess.run(["chown", "-R", "-h", f"{urt.user.uid}:{urt.user.gid}", *map(str, paths)], check=True)
+
+
+def host_untouched(host: Path, before: set[str]) -> None:
+    assert sorted(p.name for p in host.iterdir()) == ["secret"], "the image made pyrt create on the host"
+    assert (host / "secret").read_text() == "host data\n"
+    assert not {m for m in host_mounts() - before if m.startswith(str(host))}, "a mount landed on the host"
+
+
+def test_hostile_rootfs_symlinks_stay_inside(urt: UserRuntime) -> None:
+    """The image's symlinks at mount destinations resolve inside its root, as for root's containers: the
+    host directory they aim at (the user's own) gets no mount and no new file; nor does a cwd reached
+    through a descriptor init holds."""
+    rootfs, host = hostile(urt)
     (rootfs / "mnt-abs").symlink_to(str(host))
     (rootfs / "mnt-dots").symlink_to("../" * 12 + str(host).lstrip("/"))
-    subprocess.run(["chown", "-R", "-h", f"{urt.user.uid}:{urt.user.gid}", str(rootfs), str(host)], check=True)
+    owned(urt, rootfs, host)
     inside = "/" + str(host).lstrip("/") + "/sub"  # where the links lead when resolved inside the root
     cfg = urt.config("sh", "-c", f"grep -c ' {inside} tmpfs' /proc/self/mounts")
     cfg["root"] = {"path": str(rootfs), "readonly": False}
@@ -281,13 +298,66 @@ def test_hostile_rootfs_symlinks_stay_inside(urt: UserRuntime) -> None:
     before = host_mounts()
     res = urt("run", "--bundle", str(urt.bundle(cfg)), urt.new_id())
     assert (res.returncode, res.stdout) == (0, "2\n"), res.stderr
-    # a missing cwd is never made through a descriptor init holds (its state dir, here the user's)
     cfg["process"]["cwd"] = "/proc/self/fd/3/made"
     res = urt("run", "--bundle", str(urt.bundle(cfg)), urt.new_id())
     assert res.returncode == 1 and "process.cwd" in res.stderr, res.stderr
-    assert sorted(p.name for p in host.iterdir()) == ["secret"], "the image made pyrt create on the host"
-    assert not {m for m in host_mounts() - before if m.startswith(str(host))}
+    host_untouched(host, before)
     assert not [p for p in urt.user.runtime_dir.rglob("made")]
+
+
+def test_hostile_dev_masked_paths_and_devices(urt: UserRuntime) -> None:
+    """/dev, a masked path, a read-only path and a device's directory that are symlinks to the host."""
+    rootfs, host = hostile(urt)
+    shutil.rmtree(rootfs / "dev")
+    (rootfs / "dev").symlink_to(str(host / "dev"))
+    (rootfs / "etc" / "masked").symlink_to(str(host / "secret"))
+    (rootfs / "etc" / "ro").symlink_to("../" * 12 + str(host).lstrip("/"))
+    owned(urt, rootfs, host)
+    # the devices (bound from the host's nodes of the same path) land under the /dev tmpfs inside
+    cfg = urt.config("sh", "-c", "head -1 /proc/self/status; echo x > /dev/full; echo x > /dev/null && echo bound")
+    cfg["root"] = {"path": str(rootfs), "readonly": False}
+    cfg["linux"].update(maskedPaths=["/etc/masked"], readonlyPaths=["/etc/ro"],
+                        devices=[{"type": "c", "path": "/dev/full", "major": 1, "minor": 7}])
+    before = host_mounts()
+    res = urt("run", "--bundle", str(urt.bundle(cfg)), urt.new_id())
+    assert (res.returncode, res.stdout) == (0, "Name:\thead\nbound\n"), res.stderr
+    host_untouched(host, before)
+
+
+def test_a_listed_device_must_be_the_host_s_node_of_that_path(urt: UserRuntime) -> None:
+    """In a user namespace devices are the host's nodes bound at the same path (as runc): one whose type
+    or numbers differ from the config's is refused, never bound under the config's name."""
+    cfg = urt.config("true")
+    cfg["linux"]["devices"] = [{"type": "c", "path": "/dev/full", "major": 1, "minor": 3}]
+    res = urt("run", "--bundle", str(urt.bundle(cfg)), urt.new_id())
+    assert res.returncode == 1 and len(res.stderr.splitlines()) == 1, res.stderr
+    assert res.stderr.startswith("pyrt: linux.devices: /dev/full: the host's node is c 1:7, not c 1:3"), res.stderr
+
+
+def test_the_runtime_cannot_be_opened_from_the_container(urt: UserRuntime) -> None:
+    """CVE-2019-5736 class, rootless: while `pyrt exec` joins the container, a process inside scans
+    /proc/*/exe of the others; pyrt's processes (python) are never opened."""
+    out = urt.dir / "out"
+    out.mkdir()
+    owned(urt, out)
+    attacker = ("end=$(( $(date +%s) + 5 )); n=0; while [ $(date +%s) -lt $end ]; do "
+                "for e in /proc/[0-9]*/exe; do p=${e%/exe}; p=${p#/proc/}; [ $p = $$ ] && continue; "
+                "head -c1 $e >/dev/null 2>&1 && echo $p $(cat /proc/$p/cmdline | tr '\\0' ' ') >> /out/opened; "
+                "n=$((n+1)); done; done; echo $n > /out/tries")
+    cfg = urt.config("sh", "-c", attacker)
+    cfg["mounts"].append({"destination": "/out", "type": "bind", "source": str(out), "options": ["rbind"]})
+    cid = urt.new_id()
+    assert urt("run", "-d", "--bundle", str(urt.bundle(cfg)), cid).returncode == 0
+    for _ in range(12):
+        urt("exec", cid, "true")
+    deadline = time.monotonic() + 20
+    while urt.state(cid)["status"] != "stopped" and time.monotonic() < deadline:
+        reap()
+        time.sleep(0.1)
+    assert urt("delete", cid).returncode == 0
+    assert int((out / "tries").read_text()) > 0
+    opened = (out / "opened").read_text() if (out / "opened").exists() else ""
+    assert [line for line in opened.splitlines() if "python" in line or "pyrt" in line] == []
 
 
 def test_rootless_engine_model_uid0_of_a_user_namespace(urt: UserRuntime) -> None:

@@ -31,3 +31,6 @@ def unit_show(unit: str, *props: str) -> dict[str, str]:
     out = subprocess.run(["systemctl", "show", unit, *(f"--property={p}" for p in props)], capture_output=True,
                          text=True, check=True).stdout
     return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+
+from tests.rootless_user import rootless_user, urt  # noqa: E402, F401 - the rootless tests' fixtures
