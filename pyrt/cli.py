@@ -394,7 +394,7 @@ def dispatch(args: Args) -> int:
             console_socket=args.console_socket, pid_file=args.pid_file, env=args.env or [], cwd=args.cwd,
             user=args.user, additional_gids=args.additional_gids or [], caps=args.cap or [],
             no_new_privs=args.no_new_privs, preserve_fds=args.preserve_fds, ignore_paused=args.ignore_paused,
-            cgroups=args.cgroup or []))
+            cgroups=args.cgroup or [], rootless=privilege.rootless(args.rootless)))
     elif cmd == "start":
         lifecycle.start(store, args.id)
     elif cmd in ("pause", "resume", "update", "ps", "events"):

@@ -27,12 +27,12 @@ class ExecOptions:
                  env: list[str] | None = None, cwd: str | None = None, user: str | None = None,
                  additional_gids: list[str] | None = None, caps: list[str] | None = None,
                  no_new_privs: bool = False, preserve_fds: int = 0, ignore_paused: bool = False,
-                 cgroups: list[str] | None = None) -> None:
+                 cgroups: list[str] | None = None, rootless: bool = False) -> None:
         self.process_file, self.args, self.detach, self.tty = process_file, args or [], detach, tty
         self.console_socket, self.pid_file, self.env, self.cwd = console_socket, pid_file, env or [], cwd
         self.user, self.additional_gids, self.caps = user, additional_gids or [], caps or []
         self.no_new_privs, self.preserve_fds = no_new_privs, preserve_fds
-        self.ignore_paused, self.cgroups = ignore_paused, cgroups or []
+        self.ignore_paused, self.cgroups, self.rootless = ignore_paused, cgroups or [], rootless
 
 
 def _from_flags(base: dict[str, Any], opts: ExecOptions, warnings: list[str]) -> dict[str, Any]:
@@ -115,6 +115,13 @@ def exec_process(store: st.Store, cid: str, opts: ExecOptions) -> int:
         "listener_plan": plan if plan["seccomp"] is not None and plan["seccomp"]["listener"] else None,
     }
     leaves = sub_cgroups(plan["cgroup_leaves"], opts.cgroups) if opts.cgroups else plan["cgroup_leaves"]
+    if opts.rootless:  # as runc: the cgroups this caller may not move a process into are skipped
+        from pyrt.linux.cgroups import can_enter
+
+        skipped = [leaf["dir"] for leaf in leaves if not can_enter(leaf)]
+        if skipped:
+            log.debug(f"exec {cid}: rootless, stays out of " + ", ".join(skipped))
+            leaves = [leaf for leaf in leaves if leaf["dir"] not in skipped]
     log.debug(f"exec {cid}: {proc['args'][0]!r} into the namespaces of init {record['pid']}, cgroups "
               + ", ".join(leaf["dir"] for leaf in leaves))
     _subreaper()

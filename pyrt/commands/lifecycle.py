@@ -265,7 +265,7 @@ def _rootless_cgroups(plan: dict[str, Any], scoped: bool) -> None:
     if scoped:  # the user's systemd makes the scope, in the subtree it was delegated
         return
     leaves = plan["cgroup_leaves"]
-    usable = [h for h in leaves if cgroups.writable(h)]
+    usable = [h for h in leaves if cgroups.can_enter(h)]
     if len(usable) == len(leaves):
         return
     field = cgroups.first_limit(plan["cgroup"])

@@ -17,6 +17,14 @@ READONLY = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trig
 
 
 def default_spec() -> dict[str, Any]:
+    """runc spec's; as runc, a cgroup namespace on a cgroup v2 (unified) host."""
+    spec = _base_spec()
+    if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+        spec["linux"]["namespaces"].append({"type": "cgroup"})
+    return spec
+
+
+def _base_spec() -> dict[str, Any]:
     return {
         "ociVersion": SPEC_VERSION,
         "process": {

@@ -85,13 +85,26 @@ def leaf_dirs(cgroups_path: str) -> list[dict[str, Any]]:
     return out
 
 
-def writable(h: dict[str, Any]) -> bool:
-    """Whether this process may make the leaf (its nearest existing directory) and move processes there."""
+def can_enter(h: dict[str, Any]) -> bool:
+    """Whether this process may make the leaf (of leaf_dirs) and move a process into it: write access to
+    its nearest existing directory and that directory's process list; on cgroup2 also to the cgroup.procs
+    of the closest cgroup above both this process's own and the leaf (a rootless caller outside its
+    delegated subtree has none, as the kernel checks it)."""
     d = h["dir"]
     while not os.path.isdir(d) and d != h["mount"]:
         d = os.path.dirname(d)
-    procs = os.path.join(d, "cgroup.procs" if h["version"] == 2 else "tasks")
-    return os.access(d, os.W_OK) and os.access(procs, os.W_OK)
+    procs = "cgroup.procs" if h["version"] == 2 else "tasks"
+    if not (os.access(d, os.W_OK) and os.access(os.path.join(d, procs), os.W_OK)):
+        return False
+    if h["version"] == 1:
+        return True
+    common = h["mount"]
+    for own, leaf in zip(_own_paths().get("", "/").strip("/").split("/"),
+                         os.path.relpath(h["dir"], h["mount"]).split("/"), strict=False):
+        if own != leaf:
+            break
+        common = os.path.join(common, own)
+    return os.access(os.path.join(common, procs), os.W_OK)
 
 
 def first_limit(res: dict[str, Any]) -> str | None:
@@ -210,12 +223,18 @@ def _find(leaves: list[str], controller: str, v1_file: str, v2_file: str) -> tup
 
 
 def _enable_v2(mount: str, leaf: str, controller: str) -> None:
+    """The controller in the subtree_control of every ancestor of leaf.  One a rootless caller may not
+    write (above its delegated subtree) is fine when the controller is on there already."""
     parts = os.path.relpath(leaf, mount).split("/")
     d = mount
-    for part in parts[:-1] if parts != ["."] else []:
-        _write(os.path.join(d, "cgroup.subtree_control"), f"+{controller}")
-        d = os.path.join(d, part)
-    _write(os.path.join(d, "cgroup.subtree_control"), f"+{controller}")
+    for part in [*(parts[:-1] if parts != ["."] else []), ""]:
+        path = os.path.join(d, "cgroup.subtree_control")
+        try:
+            _write_raw(path, f"+{controller}")
+        except OSError as exc:
+            if exc.errno not in (errno.EACCES, errno.EPERM) or controller not in _read(path).split():
+                raise SetupError("cgroup", f"write '+{controller}' to {path}: {exc.strerror}") from None
+        d = os.path.join(d, part) if part else d
 
 
 def _limit(v: Any, version: int) -> str:

@@ -140,7 +140,8 @@ def test_rootless_spec_is_runc_s_transformation() -> None:
     from pyrt.config.template import default_spec, rootless_spec
 
     spec = rootless_spec(default_spec(), 1000, 1001)
-    assert [ns["type"] for ns in spec["linux"]["namespaces"]] == ["pid", "ipc", "uts", "mount", "user"]
+    cgroup_ns = ["cgroup"] if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else []  # as runc spec
+    assert [ns["type"] for ns in spec["linux"]["namespaces"]] == ["pid", "ipc", "uts", "mount", *cgroup_ns, "user"]
     assert list(spec["linux"])[:2] == ["uidMappings", "gidMappings"] and "resources" not in spec["linux"]
     assert spec["linux"]["gidMappings"] == [{"containerID": 0, "hostID": 1001, "size": 1}]
     sys_mount = next(m for m in spec["mounts"] if m["destination"] == "/sys")
