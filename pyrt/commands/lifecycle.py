@@ -82,8 +82,8 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
     plan["id"] = cid
     plan["unprivileged"] = privilege.unprivileged()
     plan["caller_in_userns"] = privilege.in_user_namespace()  # rootless Podman's pyrt: uid 0 of its userns
-    if plan["unprivileged"]:
-        _refuse_for_a_user(plan, network)
+    if not privilege.host_root():
+        _refuse_without_host_root(plan, network)
     if recorder is not None:
         from pyrt.seccomp.recorder import filter_plan
 
@@ -235,9 +235,10 @@ def create(store: st.Store, cid: str, bundle: str, *, pid_file: str | None = Non
     return pid, master, record
 
 
-def _refuse_for_a_user(plan: dict[str, Any], network: str | None) -> None:
-    """What a normal user's container cannot have, said before anything is made."""
-    if not C.in_ns(plan, "user") and not any(j[0] == "user" for j in plan["join_ns"]):
+def _refuse_without_host_root(plan: dict[str, Any], network: str | None) -> None:
+    """What only root of the host may give a container, refused by name before anything is made, for a
+    normal user and for root of a user namespace (a rootless engine's pyrt) alike."""
+    if plan["unprivileged"] and not C.in_ns(plan, "user") and not any(j[0] == "user" for j in plan["join_ns"]):
         raise SpecError("linux.namespaces", "a normal user's container needs a user namespace, in which it "
                         "may be root (`pyrt spec --rootless` writes such a config)")
     if network not in (None, "none", "host"):

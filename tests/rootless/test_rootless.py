@@ -379,3 +379,34 @@ def test_rootless_engine_model_uid0_of_a_user_namespace(urt: UserRuntime) -> Non
     uid_map = [line.split() for line in res.stdout.splitlines()[:2]]
     assert uid_map == [["0", str(urt.user.uid), "1"], ["1", str(urt.user.sub), "65535"]]
     assert res.stdout.splitlines()[2:] == ["1,3", "Seccomp:\t2"]
+    # what only root of the host may do is refused there too, by name
+    res = urt.user.run("unshare", "--user", "--map-root-user", "--map-auto", "--mount", str(PYRT), "run", "--network",
+                       "pyrt", "--bundle", str(bundle), urt.new_id())
+    assert res.returncode == 1 and res.stderr.startswith("pyrt: --network pyrt: CNI networks need root"), res.stderr
+
+
+PROBES = {
+    "ids": "id; cat /proc/self/uid_map /proc/self/gid_map /proc/self/setgroups",
+    "status": "grep -E '^(Cap|NoNewPrivs|Seccomp:|Uid|Gid|Groups)' /proc/self/status",
+    "dev": "ls -ln /dev | grep -v '^total' | awk '{print $1, $3, $4, $5, $6, $NF}'",
+    # but for a hybrid host's cgroup2, which pyrt binds at /sys/fs/cgroup/unified (a named difference)
+    "mounts": "awk '$2 != \"/sys/fs/cgroup/unified\" {print $2, $3}' /proc/self/mounts | sort",
+    "writes": "touch /x 2>&1; echo x > /dev/null && echo null-ok; cat /proc/sys/kernel/hostname",
+    "limits": "ulimit -n; ulimit -Hn; cat /proc/self/oom_score_adj",
+}
+
+
+@pytest.mark.parametrize("probe", list(PROBES))
+def test_the_same_as_runc_rootless(urt: UserRuntime, probe: str) -> None:
+    """The spec's config run by pyrt and by runc as the same user: what the process sees of itself is the
+    same (ids and maps, capabilities, /dev, mounts, what it may write, limits)."""
+    runc = shutil.which("runc")
+    if runc is None:
+        pytest.skip("runc is not installed")
+    cfg = urt.config("sh", "-c", PROBES[probe] + " 2>&1")
+    cfg["linux"].pop("seccomp", None)  # runc spec writes none: the two configs are the same
+    bundle = urt.bundle(cfg)
+    pyrt = urt("run", "--bundle", str(bundle), urt.new_id())
+    ref = urt.user.run(runc, "run", "--bundle", str(bundle), urt.new_id())
+    assert ref.returncode == 0 and ref.stdout.strip(), ref.stderr
+    assert (pyrt.returncode, pyrt.stdout) == (ref.returncode, ref.stdout), pyrt.stderr

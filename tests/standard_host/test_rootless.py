@@ -72,12 +72,21 @@ def test_a_delegated_cgroupfs_path(urt: UserRuntime) -> None:
     user = urt.user
     cid = urt.new_id()
     leaf = user_manager(user) / f"pyrt-{cid}"
-    cfg = urt.config("sh", "-c", "cat /sys/fs/cgroup/pids.max /proc/self/cgroup")
+    cfg = urt.config("sleep", "60")
     cfg["linux"]["cgroupsPath"] = f"/{leaf.relative_to(CG)}"
     cfg["linux"]["resources"] = {"pids": {"limit": 25}}
-    res = user.run("systemd-run", "--user", "--scope", "--quiet", "--", str(PYRT), "run", "--bundle",
+    res = user.run("systemd-run", "--user", "--scope", "--quiet", "--", str(PYRT), "run", "-d", "--bundle",
                    str(urt.bundle(cfg)), cid)
-    assert (res.returncode, res.stdout) == (0, f"25\n0::/{leaf.relative_to(CG)}\n"), res.stderr
+    assert res.returncode == 0, res.stderr
+    try:
+        pid = urt.state(cid)["pid"]
+        assert Path(f"/proc/{pid}/cgroup").read_text() == f"0::/{leaf.relative_to(CG)}\n"
+        assert (leaf / "pids.max").read_text() == "25\n"
+        inside = user.run("systemd-run", "--user", "--scope", "--quiet", "--", str(PYRT), "exec", cid, "cat",
+                          "/proc/self/cgroup", "/sys/fs/cgroup/pids.max")
+        assert inside.stdout == "0::/\n25\n", inside.stderr  # its own cgroup namespace (runc spec's, cgroup v2)
+    finally:
+        assert urt("delete", "--force", cid).returncode == 0
     assert not leaf.exists()
 
 
