@@ -149,6 +149,9 @@ def sub_cgroups(leaves: list[dict[str, Any]], specs: list[str]) -> list[dict[str
     named by any of them."""
     import os
 
+    if not leaves:
+        raise SpecError("--cgroup", "the container has no cgroup of its own (it was created rootless where this "
+                        "user may write no cgroup)")
     chosen: dict[str, str] = {}
     for spec in specs:
         controller, sep, sub = spec.rpartition(":") if ":" in spec else ("", "", spec)
