@@ -253,11 +253,12 @@ def _refuse_without_host_root(plan: dict[str, Any], network: str | None) -> None
 
 
 def _rootless_cgroups(plan: dict[str, Any], scoped: bool) -> None:
-    """runc's rootless rule: the cgroups this user may not write are left out (the container stays in the
-    caller's, which init binds read-only into its /sys/fs/cgroup), unless the config asks for a limit:
-    then the first limit is named.  Device rules are dropped: without root, nothing can be created that
-    they would guard, and only root may load them (v1 devices files, cgroup2's BPF program).  scoped: under
-    the systemd driver, where the user's systemd makes the cgroup."""
+    """runc's rootless rule: the cgroups this user may not write are left out, the container staying in the
+    caller's (its /sys/fs/cgroup, as runc: the caller's v1 cgroups bound read-only, or an empty tmpfs on a
+    cgroup2-only host), unless the config asks for a limit: then the first limit is named.  Device rules
+    are dropped: without root, nothing can be created that they would guard, and only root may load them
+    (v1 devices files, cgroup2's BPF program).  scoped: under the systemd driver, where the user's
+    systemd makes the cgroup."""
     from pyrt.linux import cgroups
 
     if plan["cgroup"]["devices"]:
@@ -279,8 +280,9 @@ def _rootless_cgroups(plan: dict[str, Any], scoped: bool) -> None:
               ("it may not write: " if not usable else "it may partly write: ") +
               ", ".join(h["dir"] for h in leaves if h not in usable))
     plan["cgroup_leaves"] = usable
-    if not usable:
-        plan["cgroup_view"] = cgroups.leaf_dirs("")
+    if not usable:  # as runc: v1 hierarchies show the caller's cgroups; cgroup2 alone, an empty tmpfs
+        view = cgroups.leaf_dirs("")
+        plan["cgroup_view"] = view if any(h["version"] == 1 for h in view) else []
 
 
 def _systemd_cgroup(cgroups_path: str | None, cid: str, user: bool) -> tuple[str, str, str]:

@@ -351,6 +351,8 @@ def dev_symlinks(root_fd: int, plan: dict[str, Any]) -> None:
         return
     links = [("/proc/self/fd", "fd"), ("/proc/self/fd/0", "stdin"), ("/proc/self/fd/1", "stdout"),
              ("/proc/self/fd/2", "stderr"), ("pts/ptmx", "ptmx")]  # ptmx whether /dev/pts is mounted or not (runc)
+    if os.path.exists("/proc/kcore"):  # the host's (before pivot): a kernel with CONFIG_PROC_KCORE, as runc
+        links.append(("/proc/kcore", "core"))
     dev = paths.open_in_root(root_fd, "/dev")
     try:
         for target, name in links:
