@@ -253,3 +253,20 @@ def urt(rootless_user: User, tmp_path: Path) -> Iterator[UserRuntime]:
         reap()
     assert not left, f"left behind: {left}"
     assert not new_mounts, f"mounts left on the host: {new_mounts}"
+
+
+@pytest.fixture(scope="module")
+def podman_user(rootless_user: User) -> Iterator[User]:
+    """The test user with Podman's busybox image (localhost/bb) in its own storage; emptied after."""
+    from tests.engines.conftest import rootfs_tar
+
+    if shutil.which("podman") is None:
+        pytest.skip("podman is not installed (scripts/test installs it)")
+    tar = rootless_user.home / "bb.tar"
+    tar.write_bytes(rootfs_tar())
+    res = rootless_user.run("podman", "import", str(tar), "localhost/bb", timeout=600)
+    assert res.returncode == 0, res.stderr
+    yield rootless_user
+    rootless_user.run("podman", "rm", "-a", "-f", timeout=300)
+    rootless_user.run("podman", "system", "reset", "--force", timeout=300)
+    reap()

@@ -6,31 +6,16 @@ from __future__ import annotations
 
 import shutil
 import uuid
-from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import BUSYBOX, PYRT, SYSTEMD, UNIFIED, reap
-from tests.engines.conftest import Engine, rootfs_tar
+from tests.conftest import BUSYBOX, PYRT, SYSTEMD, UNIFIED
+from tests.engines.conftest import Engine
 from tests.rootless_user import User
 
 pytestmark = [pytest.mark.root, pytest.mark.rootless,
               pytest.mark.skipif(UNIFIED and SYSTEMD, reason="standard host: see tests/standard_host/test_rootless.py")]
 PROFILE = BUSYBOX.parent / "profiles" / "docker-20.10-no-io-uring.json"  # Docker's, in Docker's format
-
-
-@pytest.fixture(scope="module")
-def podman_user(rootless_user: User) -> Iterator[User]:
-    if shutil.which("podman") is None:
-        pytest.skip("podman is not installed (scripts/test installs it)")
-    tar = rootless_user.home / "bb.tar"
-    tar.write_bytes(rootfs_tar())
-    res = rootless_user.run("podman", "import", str(tar), "localhost/bb", timeout=300)
-    assert res.returncode == 0, res.stderr
-    yield rootless_user
-    rootless_user.run("podman", "rm", "-a", "-f", timeout=120)
-    rootless_user.run("podman", "system", "reset", "--force", timeout=120)
-    reap()
 
 
 @pytest.mark.parametrize("runtime", ["pyrt", "runc"])

@@ -33,4 +33,4 @@ def unit_show(unit: str, *props: str) -> dict[str, str]:
     return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
 
 
-from tests.rootless_user import rootless_user, urt  # noqa: E402, F401 - the rootless tests' fixtures
+from tests.rootless_user import podman_user, rootless_user, urt  # noqa: E402, F401 - the rootless tests' fixtures

@@ -8,13 +8,12 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import BUSYBOX, PYRT, reap
-from tests.engines.conftest import Engine, rootfs_tar
+from tests.conftest import BUSYBOX, PYRT
+from tests.engines.conftest import Engine
 from tests.rootless_user import User, UserRuntime
 from tests.standard_host.conftest import STANDARD_HOST
 
@@ -88,18 +87,6 @@ def test_a_delegated_cgroupfs_path(urt: UserRuntime) -> None:
     finally:
         assert urt("delete", "--force", cid).returncode == 0
     assert not leaf.exists()
-
-
-@pytest.fixture(scope="module")
-def podman_user(rootless_user: User) -> Iterator[User]:
-    tar = rootless_user.home / "bb.tar"
-    tar.write_bytes(rootfs_tar())
-    res = rootless_user.run("podman", "import", str(tar), "localhost/bb", timeout=600)
-    assert res.returncode == 0, res.stderr
-    yield rootless_user
-    rootless_user.run("podman", "rm", "-a", "-f", timeout=300)
-    rootless_user.run("podman", "system", "reset", "--force", timeout=300)
-    reap()
 
 
 RUNTIMES = {"pyrt": "/usr/local/bin/pyrt", "crun": "/usr/bin/crun"}
