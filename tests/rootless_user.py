@@ -82,7 +82,7 @@ class User:
                 subprocess.run(["loginctl", "enable-linger", self.name], check=True)
                 self._wait_for(self.runtime_dir / "bus", 60)
             else:
-                self.runtime_dir.mkdir(mode=0o700, parents=True)
+                self.runtime_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # a leftover of a killed run
                 os.chown(self.runtime_dir, self.uid, self.gid)
             self.rootfs = self.home / "rootfs"
             subprocess.run(["cp", "-a", str(ROOTFS), str(self.rootfs)], check=True)
