@@ -131,11 +131,14 @@ def ps(store: st.Store, cid: str, fmt: str, ps_args: list[str]) -> str:
     record = store.read(cid)
     if record.get("cgroup_leaves"):
         pids = sorted(set(cgroupdirs.pids(record["cgroup_leaves"])))
-    else:  # rootless without a cgroup: what shares init's pid namespace (init alone without one)
+    elif not st.init_alive(record):
+        pids = []
+    elif record.get("pid_ns"):  # rootless without a cgroup: what shares init's pid namespace
         from pyrt.linux.processes import same_pid_namespace
 
-        pids = same_pid_namespace(record["pid"]) if st.init_alive(record) and record.get("pid_ns") else (
-            [record["pid"]] if st.init_alive(record) else [])
+        pids = same_pid_namespace(record["pid"])
+    else:
+        pids = [record["pid"]]
     if fmt == "json":
         return dumps(pids) + "\n"
     import subprocess

@@ -10,20 +10,35 @@ from pyrt.common.errors import PyrtError
 
 ROOT_STATE_DIR = "/run/pyrt"
 ROOT_CACHE_DIR = "/var/cache/pyrt"
-_FULL_MAP = ["0", "0", "4294967295"]
-_seen: list[bool] = []
+_FULL_MAP = [(0, 0, 4294967295)]
+_seen: list[list[tuple[int, int, int]]] = []
+
+
+def _uid_map() -> list[tuple[int, int, int]]:
+    """This process's uid_map (inside, outside, count), read once; the identity where unreadable."""
+    if not _seen:
+        try:
+            with open("/proc/self/uid_map") as fh:
+                _seen.append([(int(a), int(b), int(c)) for a, b, c in (line.split() for line in fh)])
+        except (OSError, ValueError):
+            _seen.append(_FULL_MAP)
+    return _seen[0]
 
 
 def in_user_namespace() -> bool:
     """Whether this process runs in a user namespace other than the initial one (as runc decides: its
     uid_map is anything but the identity of all 2^32-1 ids)."""
-    if not _seen:
-        try:
-            with open("/proc/self/uid_map") as fh:
-                _seen.append(fh.read().split() != _FULL_MAP)
-        except OSError:
-            _seen.append(False)
-    return _seen[0]
+    return _uid_map() != _FULL_MAP
+
+
+def host_uid() -> int:
+    """This process's uid as the initial user namespace sees it: root of a rootless engine's user
+    namespace is the user who made it."""
+    uid = os.geteuid()
+    for inside, outside, count in _uid_map():
+        if inside <= uid < inside + count:
+            return outside + uid - inside
+    return uid
 
 
 def host_root() -> bool:
@@ -46,20 +61,14 @@ def rootless(flag: str) -> bool:
     return not host_root()
 
 
-def _honour_xdg() -> bool:
-    """runc's rule: a normal user's XDG_RUNTIME_DIR; root of a user namespace's too unless USER=root."""
-    if unprivileged():
-        return True
-    return in_user_namespace() and os.getenv("USER") != "root"
-
-
 def state_root(given: str | None) -> str:
     """The --root to use: the one given, /run/pyrt for root, else $XDG_RUNTIME_DIR/pyrt, which must be
     this user's own directory (a clear error otherwise, never someone else's state)."""
     if given is not None:
         return given
     xdg = os.getenv("XDG_RUNTIME_DIR") or ""
-    if not unprivileged() and not (xdg and _honour_xdg()):
+    # runc's rule: a normal user's XDG_RUNTIME_DIR; root's only in a user namespace, and not when USER=root
+    if not unprivileged() and not (xdg and in_user_namespace() and os.getenv("USER") != "root"):
         return ROOT_STATE_DIR
     if not xdg:
         raise PyrtError("XDG_RUNTIME_DIR is not set: a normal user's containers keep their state in "

@@ -85,7 +85,8 @@ def intermediate(plan: dict[str, Any], sock: _socket.socket, fifo_fd: int) -> No
             sync.expect(sock, "mapped")
             os.setresgid(0, 0, 0)
             os.setresuid(0, 0, 0)
-        _prctl.prctl(_prctl.PR_SET_DUMPABLE, 0)
+        if plan["unprivileged"]:  # its maps are written
+            _prctl.prctl(_prctl.PR_SET_DUMPABLE, 0)
         step = "namespaces"
         S.unshare(flags & ~(C.CLONE_NEWUSER | C.CLONE_NEWCGROUP))
         if plan["time_offsets"]:

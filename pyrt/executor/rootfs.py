@@ -333,10 +333,10 @@ def _bind_host_device(root_fd: int, parent: int, name: str, d: dict[str, Any]) -
     kind = stat.S_IFBLK if d["type"] == "b" else stat.S_IFCHR
     st = os.stat(d["path"])
     if stat.S_IFMT(st.st_mode) != kind or st.st_rdev != os.makedev(d["major"], d["minor"]):
-        found = ("b" if stat.S_ISBLK(st.st_mode) else "c" if stat.S_ISCHR(st.st_mode) else "not a device",
-                 f"{os.major(st.st_rdev)}:{os.minor(st.st_rdev)}")
-        raise SetupError("linux.devices", f"{d['path']}: the host's node is {found[0]} {found[1]}, not "
-                         f"{d['type']} {d['major']}:{d['minor']} (in a user namespace the host's node is bound)")
+        found = (f"{'b' if stat.S_ISBLK(st.st_mode) else 'c'} {os.major(st.st_rdev)}:{os.minor(st.st_rdev)}"
+                 if stat.S_ISBLK(st.st_mode) or stat.S_ISCHR(st.st_mode) else "no device")
+        raise SetupError("linux.devices", f"{d['path']}: the host's node is {found}, not {d['type']} "
+                         f"{d['major']}:{d['minor']} (in a user namespace the host's node is bound)")
     fd = os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 0o000, dir_fd=parent)
     os.close(fd)
     target = paths.open_in_root(root_fd, d["path"])

@@ -43,11 +43,13 @@ def userns_fd(uid_map: str, gid_map: str, where: str) -> int:
 def how_to_map(uid_map: str, gid_map: str) -> str:
     """"write" (root: any mapping), "own" (a normal user mapping only its own uid and gid, one id each:
     written after setgroups "deny") or "helpers" (newuidmap/newgidmap, for ranges from /etc/subuid)."""
-    if os.geteuid() == 0:
+    from pyrt.common.privilege import unprivileged
+
+    if not unprivileged():
         return "write"
-    own_uid = len(uid_map.split()) == 3 and uid_map.split()[1:] == [str(os.geteuid()), "1"]
-    own_gid = len(gid_map.split()) == 3 and gid_map.split()[1:] == [str(os.getegid()), "1"]
-    return "own" if own_uid and own_gid else "helpers"
+    uids, gids = uid_map.split(), gid_map.split()  # one id each, any id inside: the kernel's own rule
+    own = len(uids) == len(gids) == 3 and [uids[1:], gids[1:]] == [[str(os.geteuid()), "1"], [str(os.getegid()), "1"]]
+    return "own" if own else "helpers"
 
 
 def run_helper(pid: int, name: str, mapping: str, field: str) -> None:

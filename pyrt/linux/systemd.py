@@ -134,35 +134,22 @@ def user_bus_address() -> str:
     return f"unix:path={xdg}/bus"
 
 
-def _host_uid() -> int:
-    """This process's uid as the host sees it (the bus checks the socket peer's, which the kernel translates):
-    root of a rootless engine's user namespace is the user who made it."""
-    uid = os.geteuid()
-    try:
-        with open("/proc/self/uid_map") as fh:
-            for line in fh:
-                inside, outside, count = (int(x) for x in line.split())
-                if inside <= uid < inside + count:
-                    return outside + uid - inside
-    except (OSError, ValueError):
-        pass
-    return uid
-
-
 def _connect_user_bus(address: str) -> Any:
     """A connection to the user's bus, authenticated as the host's uid (jeepney would say the uid of this
-    user namespace, which the bus rejects)."""
+    user namespace, which the bus rejects: it checks the socket peer's, which the kernel translates)."""
     import socket
     from binascii import hexlify
 
     from jeepney.bus import get_bus
     from jeepney.io.blocking import DBusConnection
 
+    from pyrt.common.privilege import host_uid
+
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
     try:
         sock.settimeout(2.0)
         sock.connect(get_bus(address))
-        sock.sendall(b"\0AUTH EXTERNAL " + hexlify(str(_host_uid()).encode()) + b"\r\n")
+        sock.sendall(b"\0AUTH EXTERNAL " + hexlify(str(host_uid()).encode()) + b"\r\n")
         reply = b""
         while not reply.endswith(b"\r\n"):
             chunk = sock.recv(512)

@@ -165,3 +165,14 @@ def test_who_writes_the_id_maps(monkeypatch: pytest.MonkeyPatch, euid: int, uid_
     monkeypatch.setattr(posixos, "geteuid", lambda: euid)
     monkeypatch.setattr(posixos, "getegid", lambda: euid)
     assert idmap.how_to_map(uid_map, gid_map) == how
+
+
+def test_host_uid_through_the_uid_map(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Root of a rootless engine's user namespace is, to the host (and its user bus), the user who made it."""
+    monkeypatch.setattr(privilege, "_uid_map", lambda: [(0, 1000, 1), (1, 100000, 65536)])
+    monkeypatch.setattr(posixos, "geteuid", lambda: 0)
+    assert privilege.host_uid() == 1000 and privilege.in_user_namespace()
+    monkeypatch.setattr(posixos, "geteuid", lambda: 5)
+    assert privilege.host_uid() == 100004
+    monkeypatch.setattr(privilege, "_uid_map", lambda: [(0, 0, 4294967295)])
+    assert privilege.host_uid() == 5 and not privilege.in_user_namespace()
