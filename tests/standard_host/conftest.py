@@ -3,6 +3,7 @@ lab (scripts/vm, a stock Debian 12) and skip, saying so, anywhere else."""
 
 from __future__ import annotations
 
+import errno
 import subprocess
 from pathlib import Path
 
@@ -25,6 +26,17 @@ def apparmor_enabled() -> bool:
         return Path("/sys/module/apparmor/parameters/enabled").read_text().strip() == "Y"
     except OSError:
         return False
+
+
+def live_procs(cgroup: Path) -> str:
+    """The cgroup's cgroup.procs, or "" once it is gone: systemd removes an emptied scope at any moment, and a
+    read racing that removal fails with ENODEV rather than ENOENT."""
+    try:
+        return (cgroup / "cgroup.procs").read_text().strip()
+    except OSError as e:
+        if e.errno in (errno.ENOENT, errno.ENODEV):
+            return ""
+        raise
 
 
 def unit_show(unit: str, *props: str) -> dict[str, str]:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Runtime, busybox_config
-from tests.standard_host.conftest import CG, STANDARD_HOST
+from tests.standard_host.conftest import CG, STANDARD_HOST, live_procs
 
 pytestmark = [pytest.mark.root, *STANDARD_HOST]
 
@@ -94,9 +94,9 @@ def test_pause_kill_all_and_events(rt: Runtime, driver: str) -> None:
         assert stats["memory"]["usage"]["limit"] == 64 << 20
         rt("kill", "--all", cid, "KILL", check=True)
         deadline = time.monotonic() + 20
-        while leaf.exists() and (leaf / "cgroup.procs").read_text().strip() and time.monotonic() < deadline:
+        while live_procs(leaf) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not leaf.exists() or (leaf / "cgroup.procs").read_text().strip() == ""
+        assert live_procs(leaf) == ""
     finally:
         rt("delete", "--force", cid, check=True)
     assert not leaf.exists()
