@@ -118,10 +118,10 @@ def exec_process(store: st.Store, cid: str, opts: ExecOptions) -> int:
     if opts.rootless:  # as runc: the cgroups this caller may not move a process into are skipped
         from pyrt.linux.cgroups import can_enter
 
-        skipped = [leaf["dir"] for leaf in leaves if not can_enter(leaf)]
-        if skipped:
-            log.debug(f"exec {cid}: rootless, stays out of " + ", ".join(skipped))
-            leaves = [leaf for leaf in leaves if leaf["dir"] not in skipped]
+        entered = [leaf for leaf in leaves if can_enter(leaf)]
+        if len(entered) < len(leaves):
+            log.debug(f"exec {cid}: rootless, stays out of " + ", ".join(h["dir"] for h in leaves if h not in entered))
+            leaves = entered
     log.debug(f"exec {cid}: {proc['args'][0]!r} into the namespaces of init {record['pid']}, cgroups "
               + ", ".join(leaf["dir"] for leaf in leaves))
     _subreaper()

@@ -272,9 +272,8 @@ def _rootless_cgroups(plan: dict[str, Any], scoped: bool) -> None:
         return
     field = cgroups.first_limit(plan["cgroup"])
     if field is not None and not usable:
-        denied = next(h["dir"] for h in leaves if h not in usable)
         raise SpecError(field, f"cannot be applied: rootless, and this user may not write the container's "
-                        f"cgroup ({denied}); leave limits out, or give a delegated cgroup "
+                        f"cgroup ({leaves[0]['dir']}); leave limits out, or give a delegated cgroup "
                         "(--systemd-cgroup with a user systemd, or a cgroupsPath in a delegated subtree)")
     log.debug("rootless: the container stays in this process's cgroups, which " +
               ("it may not write: " if not usable else "it may partly write: ") +

@@ -109,13 +109,13 @@ def can_enter(h: dict[str, Any]) -> bool:
 
 def first_limit(res: dict[str, Any]) -> str | None:
     """The JSON path of the first limit a plan's cgroup section sets, device rules aside; None if none."""
-    for key in sorted(res.get("settings") or {}):
-        return f"linux.resources.{key}"
+    if res.get("settings"):
+        return f"linux.resources.{min(res['settings'])}"
     for key, where in (("hugepages", "hugepageLimits"), ("io_devices", "blockIO"), ("rdma", "rdma")):
         if res.get(key):
             return f"linux.resources.{where}"
-    for key in sorted(res.get("unified") or {}):
-        return f"linux.resources.unified.{key}"
+    if res.get("unified"):
+        return f"linux.resources.unified.{min(res['unified'])}"
     return None
 
 
@@ -225,16 +225,17 @@ def _find(leaves: list[str], controller: str, v1_file: str, v2_file: str) -> tup
 def _enable_v2(mount: str, leaf: str, controller: str) -> None:
     """The controller in the subtree_control of every ancestor of leaf.  One a rootless caller may not
     write (above its delegated subtree) is fine when the controller is on there already."""
-    parts = os.path.relpath(leaf, mount).split("/")
-    d = mount
-    for part in [*(parts[:-1] if parts != ["."] else []), ""]:
+    rel = os.path.relpath(leaf, mount)
+    ancestors = [mount]
+    for part in rel.split("/")[:-1] if rel != "." else []:
+        ancestors.append(os.path.join(ancestors[-1], part))
+    for d in ancestors:
         path = os.path.join(d, "cgroup.subtree_control")
         try:
             _write_raw(path, f"+{controller}")
         except OSError as exc:
             if exc.errno not in (errno.EACCES, errno.EPERM) or controller not in _read(path).split():
                 raise SetupError("cgroup", f"write '+{controller}' to {path}: {exc.strerror}") from None
-        d = os.path.join(d, part) if part else d
 
 
 def _limit(v: Any, version: int) -> str:
