@@ -20,9 +20,10 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import IS_ROOT, PYRT, ROOTFS, SYSTEMD, host_mounts, reap
+from tests.conftest import BUSYBOX, IS_ROOT, PYRT, ROOTFS, SYSTEMD, host_mounts, reap
 
 SUB_COUNT = 65536
+DOCKER_PROFILE = BUSYBOX.parent / "profiles" / "docker-20.10-no-io-uring.json"  # Docker's, in its format
 
 
 def _free_subordinate_base() -> int:

@@ -9,13 +9,12 @@ import uuid
 
 import pytest
 
-from tests.conftest import BUSYBOX, PYRT, SYSTEMD, UNIFIED
+from tests.conftest import PYRT, SYSTEMD, UNIFIED
 from tests.engines.conftest import Engine
-from tests.rootless_user import User
+from tests.rootless_user import DOCKER_PROFILE, User
 
 pytestmark = [pytest.mark.root, pytest.mark.rootless,
               pytest.mark.skipif(UNIFIED and SYSTEMD, reason="standard host: see tests/standard_host/test_rootless.py")]
-PROFILE = BUSYBOX.parent / "profiles" / "docker-20.10-no-io-uring.json"  # Docker's, in Docker's format
 
 
 @pytest.mark.parametrize("runtime", ["pyrt", "runc"])
@@ -40,7 +39,7 @@ def test_rootless_podman(podman_user: User, runtime: str) -> None:
     finally:
         podman("rm", "-f", name, check=False)
     assert podman(*run, "bb", "grep", "^Seccomp:", "/proc/self/status").stdout == "Seccomp:\t2\n"
-    blocked = podman(*run, "--security-opt", f"seccomp={PROFILE}", "bb", "unshare", "--user", "sh", "-c", "id",
+    blocked = podman(*run, "--security-opt", f"seccomp={DOCKER_PROFILE}", "bb", "unshare", "--user", "sh", "-c", "id",
                      check=False)
     assert blocked.returncode == 1 and "Operation not permitted" in blocked.stderr, blocked.stderr
     allowed = podman(*run, "--security-opt", "seccomp=unconfined", "bb", "unshare", "--user", "sh", "-c", "id -u")

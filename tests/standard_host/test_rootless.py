@@ -12,14 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BUSYBOX, PYRT
+from tests.conftest import PYRT
 from tests.engines.conftest import Engine
-from tests.rootless_user import User, UserRuntime
-from tests.standard_host.conftest import STANDARD_HOST
+from tests.rootless_user import DOCKER_PROFILE, User, UserRuntime
+from tests.standard_host.conftest import CG, STANDARD_HOST
 
 pytestmark = [pytest.mark.root, *STANDARD_HOST]
-CG = Path("/sys/fs/cgroup")
-PROFILE = BUSYBOX.parent / "profiles" / "docker-20.10-no-io-uring.json"  # Docker's, in Docker's format
 
 
 def user_manager(user: User) -> Path:
@@ -117,7 +115,7 @@ def test_rootless_podman(podman_user: User, runtime: str) -> None:
                     "/sys/fs/cgroup/memory.max", timeout=300)
     assert limits.stdout == f"30\n{64 << 20}\n"
     assert podman("run", "--rm", "bb", "grep", "^Seccomp:", "/proc/self/status").stdout == "Seccomp:\t2\n"
-    blocked = podman("run", "--rm", "--security-opt", f"seccomp={PROFILE}", "bb", "unshare", "--user", "sh", "-c",
-                     "id", check=False, timeout=300)
+    blocked = podman("run", "--rm", "--security-opt", f"seccomp={DOCKER_PROFILE}", "bb", "unshare", "--user",
+                     "sh", "-c", "id", check=False, timeout=300)
     assert blocked.returncode == 1 and "Operation not permitted" in blocked.stderr, blocked.stderr
     assert json.loads(podman("ps", "-a", "--format", "json").stdout or "[]") == []
